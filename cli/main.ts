@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigSchema, type Config } from '../homeserver/config.js';
+import { ConfigError } from '../homeserver/runtime/config-loader.js';
+import { renderExampleConfig } from '../homeserver/runtime/example-config.js';
+import { createLogger } from '../homeserver/runtime/logger.js';
+import { migrateAll, openDatabase } from '../homeserver/storage/open-database.js';
+import { runPlatform } from '../homeserver/platform.js';
+import { createUser } from './create-user.js';
+
+const USAGE = `Usage: causeway <command> [options]
+
+Commands:
+  start                      Run the platform (all roles in one process).
+  migrate                    Apply database migrations and exit.
+  create-user <localpart>    Create an account. Options: --password <pw> (or CAUSEWAY_PASSWORD), --admin
+  generate-config            Print an example config (or write it with --output <file>).
+
+Options:
+  -c, --config <file>        YAML config file (default: ./causeway.yaml if present). Environment
+                             variables CAUSEWAY__SECTION__KEY override single values.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      password: { type: 'string' },
+      admin: { type: 'boolean', default: false },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const configFile = values.config ?? (await defaultConfigFile());
+  const config = (): Config => loadConfig(configFile);
+
+  switch (command) {
+    case 'start':
+      await runPlatform(config());
+      return -1; // keep running
+    case 'migrate': {
+      const cfg = config();
+      const log = createLogger(cfg.log.level);
+      const db = await openDatabase(cfg.database, log);
+      try {
+        const applied = await migrateAll(db);
+        process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'Database is up to date\n');
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'create-user': {
+      const localpart = rest[0];
+      const password = values.password ?? process.env.CAUSEWAY_PASSWORD;
+      if (!localpart || !password) {
+        process.stderr.write('create-user needs a localpart and --password (or CAUSEWAY_PASSWORD)\n');
+        return 2;
+      }
+      const userId = await createUser(config(), localpart, password, values.admin ?? false);
+      process.stdout.write(`Created ${userId}${values.admin ? ' (admin)' : ''}\n`);
+      return 0;
+    }
+    case 'generate-config': {
+      const text = renderExampleConfig(ConfigSchema, 'Causeway configuration.\nEvery key is optional; the values shown are the defaults.');
+      if (values.output) writeFileSync(values.output, text);
+      else process.stdout.write(text);
+      return 0;
+    }
+    default:
+      process.stderr.write(`Unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function defaultConfigFile(): Promise<string | undefined> {
+  const { existsSync } = await import('node:fs');
+  return existsSync('causeway.yaml') ? 'causeway.yaml' : undefined;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else process.stderr.write(`causeway: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import { accountRoutes } from './account.js';
+import { deviceRoutes } from './devices.js';
+import { directoryRoutes } from './directory.js';
+import { loginRoutes } from './login.js';
+import { registerRoutes as registrationRoutes } from './register.js';
+import { roomEventRoutes } from './room-events.js';
+import { roomHistoryRoutes } from './room-history.js';
+import { roomRoutes } from './rooms.js';
+import { versionRoutes } from './versions.js';
+
+export async function registerRoutes(app: FastifyInstance): Promise<void> {
+  for (const routes of [versionRoutes, registrationRoutes, loginRoutes, accountRoutes, deviceRoutes, roomRoutes, roomEventRoutes, roomHistoryRoutes, directoryRoutes]) {
+    await routes(app);
+  }
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config-schema.js';
+import { buildApp } from './http/app.js';
+import { createLogger, type Logger } from './runtime/logger.js';
+import { createRuntime } from './runtime/create-runtime.js';
+import type { Runtime } from './runtime/ports.js';
+import { createServices, type Services } from './services/services.js';
+import { loadOrCreateSigningKey } from './services/signing-keys.js';
+import type { Db } from './storage/db.js';
+import { migrateAll, openDatabase } from './storage/open-database.js';
+
+export interface Platform {
+  app: FastifyInstance;
+  services: Services;
+  db: Db;
+  runtime: Runtime;
+  log: Logger;
+  /** Stops accepting requests, finishes in-flight writes, then closes the runtime and database. */
+  close(): Promise<void>;
+}
+
+export interface PlatformOptions {
+  config: Config;
+  log?: Logger;
+  /** An already-open database (tests pass one with its own schema). */
+  db?: Db;
+}
+
+/**
+ * The composition root: builds every role of the single-process platform over one database and
+ * one runtime. The client API is the only role so far; appservice delivery and the bridges join
+ * here as further roles.
+ */
+export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config.log.level);
+  const db = opts.db ?? (await openDatabase(config.database, log));
+  await migrateAll(db);
+  const runtime =
+    config.runtime.transport === 'redis'
+      ? createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix })
+      : createRuntime({ transport: 'memory' });
+  const signingKey = await loadOrCreateSigningKey(db);
+  const services = createServices({ config, db, runtime, log, signingKey });
+  await services.start();
+  const app = await buildApp(services);
+  let closed = false;
+  return {
+    app,
+    services,
+    db,
+    runtime,
+    log,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await services.drain();
+      await runtime.close();
+      if (!opts.db) await db.close();
+    },
+  };
+}
+
+/** `causeway start`: listen, and shut down gracefully on SIGTERM/SIGINT. */
+export async function runPlatform(config: Config): Promise<Platform> {
+  const platform = await createPlatform({ config });
+  await platform.app.listen({ host: config.listen.host, port: config.listen.port });
+  platform.log.info({ url: `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name }, 'Causeway is listening');
+  const stop = (signal: string) => {
+    platform.log.info({ signal }, 'shutting down');
+    platform
+      .close()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        platform.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return platform;
+}

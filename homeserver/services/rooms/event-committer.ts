@@ -1,0 +1,211 @@
+import type { Db, Tx } from '../../storage/db.js';
+import { canonicalJson } from '../../matrix/canonical-json.js';
+import type { BuiltEvent } from './event-builder.js';
+
+/** One room's contribution to a batch: a run of events that extends the room's head. */
+export interface Chain {
+  roomId: string;
+  /** The head the chain was built on; null when the chain creates the room. */
+  expectedHead: string | null;
+  events: BuiltEvent[];
+  newRoom?: { version: string; creator: string };
+}
+
+export interface CommittedEvent {
+  eventId: string;
+  streamOrdering: number;
+  roomId: string;
+}
+
+/** 'stale': another process moved the room's head first; the caller rebuilds on fresh state. */
+export type ChainOutcome = { kind: 'committed'; events: CommittedEvent[] } | { kind: 'stale' };
+
+interface Pending {
+  chain: Chain;
+  resolve: (o: ChainOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit across rooms. Room workers hand in chains; while a transaction is in flight the
+ * next chains accumulate, and each transaction writes all of them with one multi-row statement
+ * per table and one fsync — so throughput grows with load instead of being capped by commit
+ * latency. Per-room order is kept by the room workers (one chain per room in flight).
+ *
+ *   room worker A ─┐                 ┌─ txn 1: [A1 A2, B1, C1..C3] ─ COMMIT ─ resolve all
+ *   room worker B ─┼─> pending queue ┤
+ *   room worker C ─┘                 └─ txn 2 (while txn 1 commits): [D1, E1 ...]
+ *
+ * Cross-process safety: the head of each room is compare-and-set in hs_rooms inside the same
+ * transaction; a chain whose expected head moved is not written and comes back as 'stale'.
+ */
+export class EventCommitter {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private db: Db,
+    private onCommitted: (events: CommittedEvent[]) => void,
+    private opts = { maxEventsPerBatch: 2000, maxConcurrentBatches: 2 },
+  ) {}
+
+  commit(chain: Chain): Promise<ChainOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ chain, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Waits for every accepted chain to be written (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length || this.inFlight) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.maxConcurrentBatches && this.queue.length) {
+      const batch: Pending[] = [];
+      let events = 0;
+      while (this.queue.length && (events === 0 || events + this.queue[0]!.chain.events.length <= this.opts.maxEventsPerBatch)) {
+        const next = this.queue.shift()!;
+        events += next.chain.events.length;
+        batch.push(next);
+      }
+      this.inFlight++;
+      this.write(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    try {
+      const { accepted, stale, committed } = await this.db.withTransaction((tx) => writeBatch(tx, batch.map((p) => p.chain)));
+      for (const p of batch) {
+        if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
+        else p.resolve({ kind: 'committed', events: accepted.get(p.chain.roomId) ?? [] });
+      }
+      if (committed.length) this.onCommitted(committed);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}
+
+async function writeBatch(tx: Tx, chains: Chain[]) {
+  const stale = new Set<string>();
+  const created = chains.filter((c) => c.newRoom);
+  if (created.length) {
+    const now = Date.now();
+    const { rows } = await tx.query<{ room_id: string }>(
+      `INSERT INTO hs_rooms (room_id, room_version, creator, head_event_id, head_depth, created_ts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+       ON CONFLICT DO NOTHING RETURNING room_id`,
+      [
+        created.map((c) => c.roomId),
+        created.map((c) => c.newRoom!.version),
+        created.map((c) => c.newRoom!.creator),
+        created.map((c) => last(c).eventId),
+        created.map((c) => last(c).depth),
+        created.map(() => now),
+      ],
+    );
+    const ok = new Set(rows.map((r) => r.room_id));
+    for (const c of created) if (!ok.has(c.roomId)) stale.add(c.roomId);
+  }
+  const extended = chains.filter((c) => !c.newRoom).sort((a, b) => (a.roomId < b.roomId ? -1 : 1)); // stable lock order
+  if (extended.length) {
+    const { rows } = await tx.query<{ room_id: string }>(
+      `UPDATE hs_rooms r SET head_event_id = v.new_head, head_depth = v.new_depth
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(room_id, expected, new_head, new_depth)
+       WHERE r.room_id = v.room_id AND r.head_event_id = v.expected RETURNING r.room_id`,
+      [extended.map((c) => c.roomId), extended.map((c) => c.expectedHead), extended.map((c) => last(c).eventId), extended.map((c) => last(c).depth)],
+    );
+    const ok = new Set(rows.map((r) => r.room_id));
+    for (const c of extended) if (!ok.has(c.roomId)) stale.add(c.roomId);
+  }
+
+  const events = chains.filter((c) => !stale.has(c.roomId)).flatMap((c) => c.events);
+  if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [] };
+  const { rows } = await tx.query<{ event_id: string; stream_ordering: number }>(
+    `INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id)
+     SELECT e, r, t, sk, s, ts, d, j, u, td, ti FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+       $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(e, r, t, sk, s, ts, d, j, u, td, ti, n)
+     ORDER BY n RETURNING event_id, stream_ordering`,
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.pdu.room_id),
+      events.map((e) => e.pdu.type),
+      events.map((e) => e.pdu.state_key ?? null),
+      events.map((e) => e.pdu.sender),
+      events.map((e) => e.pdu.origin_server_ts),
+      events.map((e) => e.depth),
+      events.map((e) => canonicalJson(e.pdu)),
+      events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
+      events.map((e) => e.draft.txn?.deviceId ?? null),
+      events.map((e) => e.draft.txn?.txnId ?? null),
+    ],
+  );
+  const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
+
+  const withTxn = events.filter((e) => e.draft.txn);
+  if (withTxn.length) {
+    await tx.query(
+      `INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`,
+      [withTxn.map((e) => e.pdu.sender), withTxn.map((e) => e.draft.txn!.deviceId), withTxn.map((e) => e.draft.txn!.txnId), withTxn.map((e) => e.eventId), withTxn.map(() => Date.now())],
+    );
+  }
+
+  // Current state and membership: the last event per key wins (one upsert may not touch a row twice).
+  const latestState = new Map<string, BuiltEvent>();
+  for (const e of events) if (e.pdu.state_key !== undefined) latestState.set(`${e.pdu.room_id}\u0000${e.pdu.type}\u0000${e.pdu.state_key}`, e);
+  const stateEvents = [...latestState.values()];
+  if (stateEvents.length) {
+    await tx.query(
+      `INSERT INTO hs_room_state (room_id, type, state_key, event_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id`,
+      [stateEvents.map((e) => e.pdu.room_id), stateEvents.map((e) => e.pdu.type), stateEvents.map((e) => e.pdu.state_key), stateEvents.map((e) => e.eventId)],
+    );
+    const members = stateEvents.filter((e) => e.pdu.type === 'm.room.member');
+    if (members.length) {
+      await tx.query(
+        `INSERT INTO hs_memberships (room_id, user_id, membership, event_id, stream_ordering)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
+           stream_ordering = EXCLUDED.stream_ordering, forgotten = false`,
+        [
+          members.map((e) => e.pdu.room_id),
+          members.map((e) => e.pdu.state_key),
+          members.map((e) => String(e.pdu.content.membership)),
+          members.map((e) => e.eventId),
+          members.map((e) => ordering.get(e.eventId)),
+        ],
+      );
+    }
+  }
+
+  const redactions = events.filter((e) => e.pdu.type === 'm.room.redaction');
+  if (redactions.length) {
+    await tx.query(
+      `UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
+       WHERE event_id = v.target AND room_id = v.room AND redacted_by IS NULL`,
+      [redactions.map((e) => redactsOf(e)), redactions.map((e) => e.eventId), redactions.map((e) => e.pdu.room_id)],
+    );
+  }
+
+  const accepted = new Map<string, CommittedEvent[]>();
+  const committed: CommittedEvent[] = [];
+  for (const e of events) {
+    const c = { eventId: e.eventId, streamOrdering: ordering.get(e.eventId)!, roomId: e.pdu.room_id };
+    committed.push(c);
+    const list = accepted.get(c.roomId) ?? [];
+    list.push(c);
+    accepted.set(c.roomId, list);
+  }
+  return { accepted, stale, committed };
+}
+
+const last = (c: Chain) => c.events[c.events.length - 1]!;
+export const redactsOf = (e: BuiltEvent) => (e.pdu.redacts ?? e.pdu.content.redacts) as string;

@@ -1,0 +1,12 @@
+import { PGlite } from '@electric-sql/pglite';
+const t0 = Date.now();
+const opts = process.argv[2] ? { initialMemory: Number(process.argv[2]) * 1024 * 1024 } : {};
+const db = await PGlite.create('/tmp/pgl-data-' + (process.argv[3]||'a'), opts);
+await db.exec('create table if not exists t(id serial primary key, v text)');
+const t1 = Date.now();
+for (let i=0;i<1000;i++) await db.query('insert into t(v) values($1)', ['x'.repeat(600)]);
+const t2 = Date.now();
+global.gc?.();
+await new Promise(r=>setTimeout(r,1000));
+const m = process.memoryUsage();
+console.log({start: t1-t0, ins1000: t2-t1, rss: m.rss>>20, heap: m.heapUsed>>20, ext: m.external>>20, ab: m.arrayBuffers>>20});
