@@ -43,13 +43,14 @@ const Runtime = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
-const RateLimit = Type.Object(
-  {
-    per_second: Type.Number({ exclusiveMinimum: 0, description: 'Sustained requests per second.' }),
-    burst: Type.Integer({ minimum: 1, description: 'Requests allowed at once.' }),
-  },
-  { additionalProperties: false },
-);
+const RateLimit = (what: string, per_second: number, burst: number) =>
+  Type.Object(
+    {
+      per_second: Type.Number({ exclusiveMinimum: 0, default: per_second, description: 'Sustained requests per second.' }),
+      burst: Type.Integer({ minimum: 1, default: burst, description: 'Requests allowed at once.' }),
+    },
+    { default: {}, additionalProperties: false, description: what },
+  );
 
 const Registration = Type.Object(
   {
@@ -78,18 +79,11 @@ export const ConfigSchema = Type.Object(
         max_event_bytes: Type.Integer({ minimum: 1024, maximum: 65536, default: 65536, description: 'Largest event (spec: 64 KiB).' }),
         rate_limits: Type.Object(
           {
-            login: RateLimit,
-            register: RateLimit,
-            send: RateLimit,
+            login: RateLimit('Login attempts per client address and per account.', 0.5, 10),
+            register: RateLimit('Registration attempts per client address.', 0.2, 5),
+            send: RateLimit('Events sent per user.', 10, 50),
           },
-          {
-            default: {
-              login: { per_second: 0.5, burst: 10 },
-              register: { per_second: 0.2, burst: 5 },
-              send: { per_second: 10, burst: 50 },
-            },
-            additionalProperties: false,
-          },
+          { default: {}, additionalProperties: false },
         ),
       },
       { default: {}, additionalProperties: false },

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import { Ajv } from 'ajv';
 import type { Services } from '../services/services.js';
@@ -21,11 +21,12 @@ const paramAjv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTyp
 /** Builds the Client-Server API application (not listening yet; tests use app.inject). */
 export async function buildApp(services: Services): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: services.log.child({ component: 'http' }),
+    loggerInstance: services.log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: services.config.limits.max_request_bytes,
     // Request ids are generated per request and logged; clients never see internals.
     genReqId: () => Math.random().toString(36).slice(2, 12),
-    disableRequestLogging: true,
+    // Fastify's own request logs include the URL, which may carry an access token: ours log the route.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 1000 },
   });
   app.decorate('services', services);

@@ -1,13 +1,7 @@
 import { MatrixError } from './errors.js';
 import { computeEventId } from './event-hashes.js';
 import { membershipOf, type AnyPdu } from './pdu.js';
-import {
-  eventLevelRequired,
-  membershipActionLevel,
-  roomCreatorOf,
-  userLevel,
-  type PowerLevelsInput,
-} from './power-levels.js';
+import { eventLevelRequired, membershipActionLevel, roomCreatorOf, userLevel, type PowerLevelsInput } from './power-levels.js';
 import { getRoomVersionRules, isSupportedRoomVersion, type RoomVersionId } from './room-versions.js';
 import { verifyJsonSignature } from './signing.js';
 import { checkPowerLevelsChange } from './power-levels-auth.js';
@@ -73,8 +67,10 @@ export function checkEventAuth(event: AnyPdu, authState: AuthState, version: Roo
     // "Recognised" means a version this server implements. A create event is only ever checked
     // under the version it declares, so a mismatch (including the absent => "1" default) is a bug
     // in the caller or a forged event; both must not pass.
-    if (declared !== undefined && !isSupportedRoomVersion(declared)) deny(`m.room.create: unrecognised room version ${JSON.stringify(declared)}`);
-    if ((declared ?? '1') !== version) deny(`m.room.create: declares room version ${JSON.stringify(declared ?? '1')}, checked as ${version}`);
+    if (declared !== undefined && !isSupportedRoomVersion(declared))
+      deny(`m.room.create: unrecognised room version ${JSON.stringify(declared)}`);
+    if ((declared ?? '1') !== version)
+      deny(`m.room.create: declares room version ${JSON.stringify(declared ?? '1')}, checked as ${version}`);
     if (rules.createContentHasCreator && !hasOwn(content, 'creator')) deny('m.room.create: content has no creator');
     return;
   }
@@ -208,7 +204,8 @@ function checkMembership(event: AnyPdu, content: Record<string, unknown>, ctx: M
       if (joinRule !== 'knock' && joinRule !== 'knock_restricted') deny('This room does not accept knocks');
       if (event.sender !== target) deny('Users can only knock on their own behalf');
       if (senderMembership === 'ban') deny(`${target} is banned from the room`);
-      if (senderMembership === 'invite' || senderMembership === 'join') deny(`${target} is already ${senderMembership === 'join' ? 'in' : 'invited to'} the room`);
+      if (senderMembership === 'invite' || senderMembership === 'join')
+        deny(`${target} is already ${senderMembership === 'join' ? 'in' : 'invited to'} the room`);
       return;
 
     default:

@@ -81,7 +81,9 @@ function encodeArray(arr: readonly unknown[]): string {
 function encodeObject(obj: object): string {
   const proto = Object.getPrototypeOf(obj) as unknown;
   if (proto !== Object.prototype && proto !== null) {
-    throw MatrixError.badJson(`Canonical JSON cannot represent a ${(obj as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object`);
+    throw MatrixError.badJson(
+      `Canonical JSON cannot represent a ${(obj as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object`,
+    );
   }
   const record = obj as Record<string, unknown>;
   const keys = Object.keys(record).sort(compareCodePoints);

@@ -39,9 +39,15 @@ function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
+/** A shallow copy of `obj` without `keys`: the hashes and signatures cover objects minus a few keys. */
+export function omitKeys(obj: object, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (!keys.includes(k)) out[k] = v;
+  return out;
+}
+
 function contentHashBytes(event: object): Buffer {
-  const { unsigned: _u, signatures: _s, hashes: _h, ...rest } = event as Record<string, unknown>;
-  return sha256(canonicalJsonBytes(rest));
+  return sha256(canonicalJsonBytes(omitKeys(event, ['unsigned', 'signatures', 'hashes'])));
 }
 
 /** SHA-256 of the canonical JSON of the event without `unsigned`, `signatures` and `hashes`, unpadded base64. */
@@ -59,8 +65,7 @@ export function verifyContentHash(event: object): boolean {
 
 /** SHA-256 of the canonical JSON of the redacted event without `signatures` and `unsigned`. */
 export function computeReferenceHash(event: object, version: RoomVersionId): Buffer {
-  const { signatures: _s, unsigned: _u, ...rest } = redactEvent(event, version) as Record<string, unknown>;
-  return sha256(canonicalJsonBytes(rest));
+  return sha256(canonicalJsonBytes(omitKeys(redactEvent(event, version), ['signatures', 'unsigned'])));
 }
 
 /** The event id of room versions 4+: `$` + URL-safe unpadded base64 of the reference hash. */

@@ -71,8 +71,12 @@ export function isValidUserLocalpart(localpart: string): boolean {
  * any Unicode scalar values except `:` and NUL, including the empty string.
  */
 export function isHistoricalUserLocalpart(localpart: string): boolean {
-  // With the `u` flag a paired surrogate is one code point, so the class catches only lone halves.
-  return !/[:\u0000]|[\uD800-\uDFFF]/u.test(localpart);
+  return !localpart.includes(':') && !localpart.includes('\u0000') && !hasLoneSurrogate(localpart);
+}
+
+/** With the `u` flag a paired surrogate is one code point, so the class matches only lone halves. */
+function hasLoneSurrogate(s: string): boolean {
+  return /[\uD800-\uDFFF]/u.test(s);
 }
 
 const SIGIL_NAMES: Record<string, string> = { '@': 'user ID', '!': 'room ID', '#': 'room alias', $: 'event ID' };
@@ -131,7 +135,7 @@ export function parseEventId(s: string): EventId {
   if (Buffer.byteLength(s, 'utf8') > MAX_ID_BYTES) {
     throw MatrixError.invalidParam(`Invalid event ID: longer than ${MAX_ID_BYTES} bytes`);
   }
-  if (/[\u0000]|[\uD800-\uDFFF]/u.test(s)) throw MatrixError.invalidParam('Invalid event ID: contains NUL or invalid Unicode');
+  if (s.includes('\u0000') || hasLoneSurrogate(s)) throw MatrixError.invalidParam('Invalid event ID: contains NUL or invalid Unicode');
   return s as EventId;
 }
 

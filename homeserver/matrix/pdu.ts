@@ -51,7 +51,10 @@ export function membershipOf(event: { content?: Record<string, unknown> } | unde
  * v11 a top-level `redacts` is not part of the event format), so trusting it would let a sender
  * point one event at two targets.
  */
-export function redactsOf(event: { type?: string; redacts?: unknown; content?: Record<string, unknown> }, version: RoomVersionId): string | undefined {
+export function redactsOf(
+  event: { type?: string; redacts?: unknown; content?: Record<string, unknown> },
+  version: RoomVersionId,
+): string | undefined {
   if (event.type !== 'm.room.redaction') return undefined;
   const value = getRoomVersionRules(version).redactsInContent ? event.content?.redacts : event.redacts;
   return typeof value === 'string' ? value : undefined;

@@ -87,7 +87,8 @@ export function checkPowerLevelsChange(
       const before = entry(old, map, key);
       const after = entry(content, map, key);
       if (before === after) continue;
-      if (isLevel(before) && before > senderLevel) return `Cannot change ${map}.${key} from ${before}: above the sender's level ${senderLevel}`;
+      if (isLevel(before) && before > senderLevel)
+        return `Cannot change ${map}.${key} from ${before}: above the sender's level ${senderLevel}`;
       if (isLevel(after) && after > senderLevel) return `Cannot set ${map}.${key} to ${after}: above the sender's level ${senderLevel}`;
     }
   }

@@ -65,7 +65,8 @@ function own(map: Record<string, unknown> | undefined, key: string): unknown {
  * created by conforming servers have none.
  */
 export function roomCreatorOf(createEvent: CreateEventLike, version?: RoomVersionId): string {
-  const useContent = version === undefined ? typeof createEvent.content.creator === 'string' : getRoomVersionRules(version).createContentHasCreator;
+  const useContent =
+    version === undefined ? typeof createEvent.content.creator === 'string' : getRoomVersionRules(version).createContentHasCreator;
   const creator = useContent ? createEvent.content.creator : createEvent.sender;
   return typeof creator === 'string' ? creator : createEvent.sender;
 }

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJsonBytes } from './canonical-json.js';
-import { computeContentHash, decodeBase64, unpaddedBase64 } from './event-hashes.js';
+import { computeContentHash, decodeBase64, omitKeys, unpaddedBase64 } from './event-hashes.js';
 import { generateOpaqueId } from './ids.js';
 import type { Pdu, UnsignedPdu } from './pdu.js';
 import { redactEvent } from './redaction.js';
@@ -52,8 +52,7 @@ export function generateSigningKey(version: string = `a_${generateOpaqueId(4)}`)
 
 /** The bytes a signature covers: canonical JSON without `signatures` and `unsigned`. */
 function signedBytes(obj: object): Buffer {
-  const { signatures: _s, unsigned: _u, ...rest } = obj as Record<string, unknown>;
-  return canonicalJsonBytes(rest);
+  return canonicalJsonBytes(omitKeys(obj, ['signatures', 'unsigned']));
 }
 
 function signatureOf(obj: object, key: SigningKey): string {
@@ -120,7 +119,13 @@ export function verifyJsonSignature(obj: object, serverName: string, keyId: stri
  * Checks an event's signature as received: the signature covers the redacted event, so this
  * succeeds for the full event and for a redacted copy alike.
  */
-export function verifyEventSignature(event: object, version: RoomVersionId, serverName: string, keyId: string, publicKeyBase64: string): boolean {
+export function verifyEventSignature(
+  event: object,
+  version: RoomVersionId,
+  serverName: string,
+  keyId: string,
+  publicKeyBase64: string,
+): boolean {
   let redacted: object;
   try {
     redacted = redactEvent(event, version);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../../homeserver/platform.js';
 import { buildPlatform, call, enc, makeUser, SERVER_NAME, type TestUser } from '../../helpers/platform.js';
 import { specValidator } from '../../helpers/openapi/spec-validator.js';
+import { DEFAULT_ROOM_VERSION } from '../../../homeserver/matrix/room-versions.js';
 
 let p: Platform;
 let alice: TestUser;
@@ -42,7 +43,7 @@ describe('createRoom', () => {
     ]);
     const byType = Object.fromEntries(state.body.map((e: { type: string; content: unknown }) => [e.type, e.content]));
     expect(byType['m.room.join_rules']).toEqual({ join_rule: 'invite' });
-    expect(byType['m.room.create'].room_version).toBe('10');
+    expect(byType['m.room.create'].room_version).toBe(DEFAULT_ROOM_VERSION);
     expect(byType['m.room.power_levels'].users[alice.userId]).toBe(100);
   });
 
@@ -163,10 +164,10 @@ describe('events', () => {
     const { computeEventId, verifyContentHash } = await import('../../../homeserver/matrix/event-hashes.js');
     const { verifyJsonSignature } = await import('../../../homeserver/matrix/signing.js');
     const { redactEvent } = await import('../../../homeserver/matrix/redaction.js');
-    expect(computeEventId(pdu, '10')).toBe(sent.body.event_id);
+    expect(computeEventId(pdu, DEFAULT_ROOM_VERSION)).toBe(sent.body.event_id);
     expect(verifyContentHash(pdu)).toBe(true);
     const key = p.services.signingKey;
-    expect(verifyJsonSignature(redactEvent(pdu, '10'), SERVER_NAME, key.keyId, key.publicKeyBase64)).toBe(true);
+    expect(verifyJsonSignature(redactEvent(pdu, DEFAULT_ROOM_VERSION), SERVER_NAME, key.keyId, key.publicKeyBase64)).toBe(true);
     expect(pdu.prev_events).toHaveLength(1);
     expect(pdu.auth_events.length).toBeGreaterThanOrEqual(3);
     const served = await call(p, undefined, 'GET', '/_matrix/key/v2/server');

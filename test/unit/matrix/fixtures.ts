@@ -94,7 +94,12 @@ export class TestRoom implements AuthState {
 }
 
 /** The create event of a room of `version` created by `creator`. */
-export function createEvent(version: RoomVersionId, creator = ALICE, roomId = ROOM_ID, extraContent: Record<string, unknown> = {}): UnsignedPdu {
+export function createEvent(
+  version: RoomVersionId,
+  creator = ALICE,
+  roomId = ROOM_ID,
+  extraContent: Record<string, unknown> = {},
+): UnsignedPdu {
   const content: Record<string, unknown> = { room_version: version, ...extraContent };
   if (version === '10') content.creator = creator;
   return {
