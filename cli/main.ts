@@ -4,10 +4,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigSchema, type Config } from '../homeserver/config.js';
 import { ConfigError } from '../homeserver/runtime/config-loader.js';
 import { renderExampleConfig } from '../homeserver/runtime/example-config.js';
-import { createLogger } from '../homeserver/runtime/logger.js';
-import { migrateAll, openDatabase } from '../homeserver/storage/open-database.js';
-import { runPlatform } from '../homeserver/platform.js';
-import { createUser } from './create-user.js';
+
+// Commands load what they need on demand, so `generate-config` does not pull in the whole platform.
 
 const USAGE = `Usage: causeway <command> [options]
 
@@ -43,10 +41,14 @@ async function main(argv: string[]): Promise<number> {
   const config = (): Config => loadConfig(configFile);
 
   switch (command) {
-    case 'start':
+    case 'start': {
+      const { runPlatform } = await import('../homeserver/platform.js');
       await runPlatform(config());
       return -1; // keep running
+    }
     case 'migrate': {
+      const { createLogger } = await import('../homeserver/runtime/logger.js');
+      const { migrateAll, openDatabase } = await import('../homeserver/storage/open-database.js');
       const cfg = config();
       const log = createLogger(cfg.log.level);
       const db = await openDatabase(cfg.database, log);
@@ -65,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write('create-user needs a localpart and --password (or CAUSEWAY_PASSWORD)\n');
         return 2;
       }
+      const { createUser } = await import('./create-user.js');
       const userId = await createUser(config(), localpart, password, values.admin ?? false);
       process.stdout.write(`Created ${userId}${values.admin ? ' (admin)' : ''}\n`);
       return 0;

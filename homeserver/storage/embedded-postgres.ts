@@ -81,25 +81,45 @@ async function initialise(dir: string, owner: { uid: number; gid: number } | und
   chmodSync(dir, 0o700);
   log.info({ dir }, 'initialising embedded postgres');
   // Trust auth is safe here: the server listens on no TCP port and its socket lives in a 0700 dir.
-  execFileSync(INITDB, ['-D', dir, '-U', 'causeway', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions'], {
-    ...(owner ?? {}),
-    stdio: 'ignore',
-  });
+  try {
+    execFileSync(INITDB, ['-D', dir, '-U', 'causeway', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions'], {
+      ...(owner ?? {}),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (err) {
+    const detail = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(
+      `could not initialise the embedded database in ${dir}: ${detail || (err as Error).message}` +
+        (owner ? ' (it runs as the "postgres" user, which needs to reach this directory)' : ''),
+    );
+  }
   // The default database is 'causeway' so the connection needs no further set-up.
   const child = spawn(POSTGRES, ['--single', '-D', dir, 'postgres'], { ...(owner ?? {}), stdio: ['pipe', 'ignore', 'ignore'] });
   child.stdin!.end('CREATE DATABASE causeway;\n');
   await new Promise((r) => child.once('exit', r));
 }
 
+/**
+ * The pid of a live server already running on this data directory, if any. A killed server can
+ * leave a zombie (when nothing reaps orphans) or its pid can be reused by another program; in
+ * both cases the lock file is stale and is removed so the new server can start.
+ */
 function runningPostmaster(dir: string): number | undefined {
   const pidFile = `${dir}/postmaster.pid`;
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (isLivePostgres(pid)) return pid;
+  rmSync(pidFile, { force: true });
+  return undefined;
+}
+
+function isLivePostgres(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return pid;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
   } catch {
-    return undefined; // stale pid file: Postgres removes it itself on start
+    return false;
   }
 }
 

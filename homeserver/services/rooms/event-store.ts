@@ -20,9 +20,12 @@ export class EventStore {
     return rows;
   }
 
-  /** Events strictly after (f) or before (b) a stream position, in the direction's order. */
+  /**
+   * Events on one side of a gap, in the direction's order. A position p names the gap right after
+   * the event at stream p: backwards reads events <= p, forwards reads events > p.
+   */
   async paginate(roomId: string, from: number, dir: Direction, limit: number, types?: string[]): Promise<EventRow[]> {
-    const cmp = dir === 'b' ? '<' : '>';
+    const cmp = dir === 'b' ? '<=' : '>';
     const order = dir === 'b' ? 'DESC' : 'ASC';
     const typeFilter = types?.length ? 'AND e.type = ANY($4)' : '';
     const params: unknown[] = [roomId, from, limit];

@@ -54,13 +54,15 @@ export class Messaging {
     return event!.eventId;
   }
 
-  private async once(requester: Requester, txnId: string, send: () => Promise<string>): Promise<string> {
+  private once(requester: Requester, txnId: string, send: () => Promise<string>): Promise<string> {
     const key = `${requester.userId}\u0000${requester.deviceId ?? ''}\u0000${txnId}`;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const existing = await this.ctx.store.eventIdForTxn(requester.userId, requester.deviceId ?? '', txnId);
-    if (existing) return existing;
-    const promise = send().finally(() => this.inFlight.delete(key));
+    // Registered before the first await, so a concurrent retry joins this request instead of racing it.
+    const promise = (async () => {
+      const existing = await this.ctx.store.eventIdForTxn(requester.userId, requester.deviceId ?? '', txnId);
+      return existing ?? send();
+    })().finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
   }

@@ -87,8 +87,9 @@ export class RoomReads {
   async messages(requester: Requester, roomId: string, q: { from?: string; to?: string; dir: Direction; limit?: number; filter?: EventFilter }) {
     const visibility = await this.visibility(requester, roomId);
     const limit = clampLimit(q.limit ?? q.filter?.limit ?? 10);
-    let from = q.from !== undefined ? parseStreamToken(q.from) : q.dir === 'b' ? (await this.ctx.store.maxStreamOrdering(roomId)) + 1 : 0;
-    if (q.dir === 'b') from = Math.min(from, visibility.cutoff + 1);
+    // Tokens name gaps between events (see EventStore.paginate); a user who left reads up to their leave.
+    let from = q.from !== undefined ? parseStreamToken(q.from) : q.dir === 'b' ? await this.ctx.store.maxStreamOrdering(roomId) : 0;
+    if (q.dir === 'b') from = Math.min(from, visibility.cutoff);
     const to = q.to !== undefined ? parseStreamToken(q.to) : undefined;
     const start = streamToken(from);
 
@@ -99,21 +100,18 @@ export class RoomReads {
       const rows = await this.ctx.store.paginate(roomId, cursor, q.dir, limit * 2, sqlTypes(q.filter));
       if (rows.length < limit * 2) exhausted = true;
       for (const row of rows) {
-        if (to !== undefined && (q.dir === 'b' ? row.stream_ordering < to : row.stream_ordering >= to)) {
+        const beyond = q.dir === 'b' ? to !== undefined && row.stream_ordering <= to : row.stream_ordering > Math.min(to ?? Infinity, visibility.cutoff);
+        if (beyond) {
           exhausted = true;
           break;
         }
-        if (q.dir === 'f' && row.stream_ordering > visibility.cutoff) {
-          exhausted = true;
-          break;
-        }
-        cursor = row.stream_ordering;
+        cursor = q.dir === 'b' ? row.stream_ordering - 1 : row.stream_ordering;
         if (this.visible(visibility, row) && matchesFilter(row, q.filter)) chunk.push(row);
         if (chunk.length === limit) break;
       }
     }
     const events = chunk.map((r) => toClientEvent(r, requester));
-    const end = exhausted && chunk.length < limit ? undefined : streamToken(q.dir === 'b' ? cursor : cursor);
+    const end = exhausted && chunk.length < limit ? undefined : streamToken(cursor);
     const result: Record<string, unknown> = { start, chunk: events };
     if (end !== undefined && events.length) result.end = end;
     if (q.filter?.lazy_load_members && events.length) result.state = await this.memberStateFor(roomId, events, requester);
@@ -125,7 +123,7 @@ export class RoomReads {
     const event = await this.event(requester, roomId, eventId);
     const row = (await this.ctx.store.getEvent(eventId))!;
     const n = clampLimit(limit);
-    const before = await this.messages(requester, roomId, { from: streamToken(row.stream_ordering), dir: 'b', limit: Math.floor(n / 2), filter });
+    const before = await this.messages(requester, roomId, { from: streamToken(row.stream_ordering - 1), dir: 'b', limit: Math.floor(n / 2), filter });
     const after = await this.messages(requester, roomId, { from: streamToken(row.stream_ordering), dir: 'f', limit: Math.ceil(n / 2), filter });
     const eventsAfter = after.chunk as ClientEvent[];
     const lastRow = eventsAfter.length ? await this.ctx.store.getEvent(eventsAfter[eventsAfter.length - 1]!.event_id) : row;
@@ -139,7 +137,7 @@ export class RoomReads {
       event,
       events_before: before.chunk,
       events_after: eventsAfter,
-      start: (before.end as string | undefined) ?? streamToken(row.stream_ordering),
+      start: (before.end as string | undefined) ?? streamToken(row.stream_ordering - 1),
       end: (after.end as string | undefined) ?? streamToken(lastRow!.stream_ordering),
       state,
     };

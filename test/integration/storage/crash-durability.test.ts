@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { afterAll, expect, it } from 'vitest';
  * whole platform (node and its database server together), as after a power cut.
  */
 const dataDir = mkdtempSync(join(tmpdir(), 'causeway-crash-'));
+chmodSync(dataDir, 0o755); // the embedded server runs as 'postgres' when tests run as root
 const port = 20_000 + Math.floor(Math.random() * 10_000);
 const base = `http://127.0.0.1:${port}`;
 const secret = 'crash-test-shared-secret-0123';
@@ -19,7 +20,7 @@ function startPlatform(): ChildProcess {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
     cwd: join(import.meta.dirname, '../../..'),
     detached: true, // own process group: kill -9 takes the embedded Postgres down with it
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env,
       CAUSEWAY__DATABASE__DATA_DIR: join(dataDir, 'pg'),
@@ -28,8 +29,10 @@ function startPlatform(): ChildProcess {
       CAUSEWAY__LOG__LEVEL: 'warn',
     },
   });
+  proc.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   return proc;
 }
+let output = '';
 
 async function waitUp(): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -40,7 +43,7 @@ async function waitUp(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('platform did not start');
+  throw new Error(`platform did not start: ${output}`);
 }
 
 async function json(method: string, path: string, body?: unknown, token?: string) {
