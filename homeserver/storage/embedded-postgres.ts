@@ -109,7 +109,8 @@ function runningPostmaster(dir: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (isLivePostgres(pid)) return pid;
-  rmSync(pidFile, { force: true });
+  // The socket's lock file names the same dead pid and would block the new server just the same.
+  for (const stale of [pidFile, `${dir}/.s.PGSQL.5432.lock`, `${dir}/.s.PGSQL.5432`]) rmSync(stale, { force: true });
   return undefined;
 }
 
