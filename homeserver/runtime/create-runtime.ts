@@ -25,9 +25,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const onError = opts.onError ?? defaultErrorHandler;
   if (opts.transport === 'memory') {
     const pubsub = new MemoryPubSub(onError);
-    return assemble('memory', (name) => new MemoryJobQueue(name, onError), pubsub, new MemoryKeyedLock(), async () => {
-      await pubsub.close();
-    });
+    return assemble(
+      'memory',
+      (name) => new MemoryJobQueue(name, onError),
+      pubsub,
+      new MemoryKeyedLock(),
+      async () => {
+        await pubsub.close();
+      },
+    );
   }
 
   const prefix = opts.prefix ?? 'causeway';

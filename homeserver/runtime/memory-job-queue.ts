@@ -10,7 +10,16 @@ export function backoffDelay(backoffMs: number, retry: number): number {
   return Math.round(backoffMs * 2 ** (retry - 1));
 }
 
-interface Job<T> {
+/** BullMQ's rules, enforced here too so code that works on memory does not fail only in cluster mode. */
+export function assertValidQueueName(name: string): void {
+  if (!name || name.includes(':')) throw new Error(`invalid queue name ${JSON.stringify(name)}: must be non-empty without ':'`);
+}
+function assertValidJobId(id: string): void {
+  if (`${parseInt(id, 10)}` === id || id.includes(':'))
+    throw new Error(`invalid jobId ${JSON.stringify(id)}: must not be an integer or contain ':'`);
+}
+
+interface Job {
   id: string;
   json: string;
   attemptsMade: number;
@@ -26,7 +35,7 @@ interface Processor<T> {
 
 /** A single-process queue mirroring the BullMQ adapter: FIFO, jobId dedupe while pending, delays, retries with backoff. */
 export class MemoryJobQueue<T> implements JobQueue<T> {
-  private readonly ready: Job<T>[] = [];
+  private readonly ready: Job[] = [];
   /** Ids of jobs waiting, delayed, running or awaiting a retry: what jobId dedupes against. */
   private readonly pending = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -37,15 +46,18 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
   constructor(
     readonly name: string,
     private readonly onError: RuntimeErrorHandler = defaultErrorHandler,
-  ) {}
+  ) {
+    assertValidQueueName(name);
+  }
 
   async add(data: T, opts: JobOptions = {}): Promise<void> {
     if (this.closed) throw new Error(`job queue ${this.name} is closed`);
+    if (opts.jobId !== undefined) assertValidJobId(opts.jobId);
     const id = opts.jobId ?? `auto-${randomUUID()}`;
     if (this.pending.has(id)) return;
     this.pending.add(id);
     // Stored as JSON like BullMQ, so handlers get a copy and non-serialisable data fails on both adapters.
-    const job: Job<T> = {
+    const job: Job = {
       id,
       json: JSON.stringify(data),
       attemptsMade: 0,
@@ -84,7 +96,7 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     this.pending.clear();
   }
 
-  private enqueue(job: Job<T>, delayMs: number): void {
+  private enqueue(job: Job, delayMs: number): void {
     if (delayMs <= 0) {
       this.ready.push(job);
       this.pump();
@@ -112,7 +124,7 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     }
   }
 
-  private async run(processor: Processor<T>, job: Job<T>): Promise<void> {
+  private async run(processor: Processor<T>, job: Job): Promise<void> {
     // Yield first so a handler never runs inside add()/start(), as with BullMQ.
     await Promise.resolve();
     try {

@@ -12,6 +12,7 @@ import { randomBytes, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import { LoadClient, percentile } from './http-client.js';
+import { commandCpuSeconds, processCpuSeconds } from './cpu-time.js';
 
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 64);
@@ -34,7 +35,8 @@ async function main() {
   const fsync = (await admin.query("SELECT current_setting('fsync') AS f, current_setting('synchronous_commit') AS s")).rows[0];
   log(`Postgres: fsync=${fsync.f} synchronous_commit=${fsync.s}; schema ${schema}`);
 
-  const server = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
+  const serverArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []; // e.g. --cpu-prof
+  const server = spawn(process.execPath, [...serverArgs, '--import', 'tsx', 'cli/main.ts', 'start'], {
     cwd: join(import.meta.dirname, '../..'),
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -60,6 +62,7 @@ async function main() {
     // 1. Throughput: CONCURRENCY requests in flight until EVENTS are persisted.
     const latencies: number[] = [];
     let next = 0;
+    const cpuBefore = { server: processCpuSeconds(server.pid!), postgres: commandCpuSeconds('postgres'), bench: process.cpuUsage() };
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, worker) => {
@@ -76,6 +79,12 @@ async function main() {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const benchCpu = process.cpuUsage(cpuBefore.bench);
+    const cpu = {
+      server: processCpuSeconds(server.pid!) - cpuBefore.server,
+      postgres: commandCpuSeconds('postgres') - cpuBefore.postgres,
+      loadGenerator: (benchCpu.user + benchCpu.system) / 1e6,
+    };
     latencies.sort((a, b) => a - b);
     const persisted = (await admin.query(`SELECT count(*)::int AS n FROM ${schema}.hs_events WHERE type = 'm.room.message'`)).rows[0].n;
 
@@ -109,6 +118,8 @@ async function main() {
     log('');
     log(`bench:events — ${SENDERS} senders, ${ROOMS} rooms, ${EVENTS} events, ${CONCURRENCY} requests in flight`);
     log(`  homeserver over HTTP:   ${(EVENTS / seconds).toFixed(0)} persisted events/s (${persisted} rows persisted in ${seconds.toFixed(2)} s)`);
+    const perEvent = (s: number) => `${((s / EVENTS) * 1e6).toFixed(0)} us/event`;
+    log(`  CPU during that run:    server ${perEvent(cpu.server)}, postgres ${perEvent(cpu.postgres)}, load generator ${perEvent(cpu.loadGenerator)} (2 cores shared)`);
     log(`  send latency at max:    p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
     log(`  send latency @${FIXED_RATE}/s:  p50 ${percentile(fixed, 50).toFixed(2)} ms, p99 ${percentile(fixed, 99).toFixed(2)} ms (achieved ${achievedRate.toFixed(0)}/s)`);
     log(`  raw Postgres ceiling:   ${raw.toFixed(0)} rows/s (${avgJson}-byte rows, 1,000-row multi-row INSERTs, 2 connections)`);

@@ -61,6 +61,12 @@ export function jobQueueContract(name: string, make: () => Promise<JobQueue<Item
       expect(seen).toEqual(['first', 'other', 'last', 'again']);
     });
 
+    it('rejects jobIds BullMQ cannot store (integers, containing ":")', async () => {
+      const queue = await make();
+      await expect(queue.add({ id: 'x' }, { jobId: '42' })).rejects.toThrow();
+      await expect(queue.add({ id: 'x' }, { jobId: 'a:b' })).rejects.toThrow();
+    });
+
     it('dedupes a jobId while its job is running', async () => {
       const queue = await make();
       const release = deferred();

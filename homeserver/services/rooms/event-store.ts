@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Queryable } from '../../storage/db.js';
 import { EVENT_COLUMNS, EVENT_JOINS, type EventRow } from './client-event.js';
 
@@ -5,7 +6,15 @@ export type Direction = 'b' | 'f';
 
 /** Reads of persisted room events. Writes go through RoomInput only. */
 export class EventStore {
-  constructor(private db: Queryable) {}
+  /**
+   * Every send checks its transaction id; under load hundreds of checks are in flight at once, so
+   * they are coalesced into one query per tick instead of one round trip each.
+   */
+  private txnLoader: DataLoader<string, string | undefined>;
+
+  constructor(private db: Queryable) {
+    this.txnLoader = new DataLoader((keys) => this.loadTxns(keys), { cache: false, maxBatchSize: 1000 });
+  }
 
   async getEvent(eventId: string): Promise<EventRow | undefined> {
     const { rows } = await this.db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS} WHERE e.event_id = $1`, [eventId]);
@@ -76,12 +85,19 @@ export class EventStore {
     return rows.map((r) => ({ position: r.stream_ordering, type: r.type, content: (JSON.parse(r.content) as { content: Record<string, unknown> }).content }));
   }
 
-  async eventIdForTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ event_id: string }>(
-      'SELECT event_id FROM hs_event_txns WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
-      [userId, deviceId, txnId],
+  eventIdForTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+    return this.txnLoader.load(`${userId}\u0000${deviceId}\u0000${txnId}`);
+  }
+
+  private async loadTxns(keys: readonly string[]): Promise<(string | undefined)[]> {
+    const parts = keys.map((k) => k.split('\u0000'));
+    const { rows } = await this.db.query<{ user_id: string; device_id: string; txn_id: string; event_id: string }>(
+      `SELECT t.user_id, t.device_id, t.txn_id, t.event_id FROM hs_event_txns t
+       JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(u, d, x) ON t.user_id = k.u AND t.device_id = k.d AND t.txn_id = k.x`,
+      [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2])],
     );
-    return rows[0]?.event_id;
+    const found = new Map(rows.map((r) => [`${r.user_id}\u0000${r.device_id}\u0000${r.txn_id}`, r.event_id]));
+    return keys.map((k) => found.get(k));
   }
 
   async maxStreamOrdering(roomId?: string): Promise<number> {

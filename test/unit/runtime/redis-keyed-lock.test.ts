@@ -17,6 +17,7 @@ describe('RedisKeyedLock lease', () => {
     });
   });
   afterAll(async () => {
+    if (client.status !== 'ready') return client.disconnect();
     const keys = await client.keys(`${PREFIX}:*`);
     if (keys.length) await client.del(...keys);
     await client.quit();
