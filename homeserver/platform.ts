@@ -66,7 +66,10 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
 export async function runPlatform(config: Config): Promise<Platform> {
   const platform = await createPlatform({ config });
   await platform.app.listen({ host: config.listen.host, port: config.listen.port });
-  platform.log.info({ url: `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name }, 'Causeway is listening');
+  platform.log.info(
+    { url: `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name },
+    'Causeway is listening',
+  );
   const stop = (signal: string) => {
     platform.log.info({ signal }, 'shutting down');
     platform

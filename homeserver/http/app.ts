@@ -48,7 +48,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   app.addHook('onResponse', async (req, reply) => {
     // Method, route template and status only: URLs can carry access tokens.
-    req.log.info({ method: req.method, route: req.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info(
+      { method: req.method, route: req.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
   });
 
   await app.register(cors, {

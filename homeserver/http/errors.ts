@@ -5,7 +5,9 @@ import { MatrixError, UiaRequired } from '../matrix/errors.js';
 function validationError(err: FastifyError): MatrixError {
   const first = err.validation?.[0];
   const where = err.validationContext ?? 'body';
-  const field = first ? `${first.instancePath || ''}${first.params && 'missingProperty' in first.params ? `/${String(first.params.missingProperty)}` : ''}` : '';
+  const field = first
+    ? `${first.instancePath || ''}${first.params && 'missingProperty' in first.params ? `/${String(first.params.missingProperty)}` : ''}`
+    : '';
   const message = `${where}${field ? ` ${field}` : ''}: ${first?.message ?? 'invalid'}`;
   if (first?.keyword === 'required') return new MatrixError('M_MISSING_PARAM', message);
   return where === 'body' ? MatrixError.badJson(message) : MatrixError.invalidParam(message);

@@ -19,12 +19,71 @@ import { MatrixError } from './errors.js';
  * fields left `undefined` on a TypeScript object do not change the bytes.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value);
+  return encodeFast(value) ?? encode(value);
 }
 
 /** The UTF-8 bytes of canonicalJson(value): what is hashed and signed. */
 export function canonicalJsonBytes(value: unknown): Buffer {
-  return Buffer.from(encode(value), 'utf8');
+  return Buffer.from(canonicalJson(value), 'utf8');
+}
+
+/**
+ * The hot path (every event is encoded several times): copy the value with its keys inserted in
+ * code-point order, then let V8's native JSON.stringify write it, which escapes exactly as the
+ * per-string encoder below does. JS objects list integer-like keys ("7", "10") first and in
+ * numeric order whatever the insertion order, so such keys — and anything unusual — fall back to
+ * the careful encoder (undefined return).
+ */
+function encodeFast(value: unknown): string | undefined {
+  const copy = sortedCopy(value, 0);
+  if (copy === FALLBACK) return undefined;
+  const out = JSON.stringify(copy);
+  // JSON.stringify escapes lone surrogates as \udXXX; the careful encoder rejects them (rare: fall back).
+  if (out.includes('\\ud')) return undefined;
+  return out;
+}
+
+const FALLBACK = Symbol('fallback');
+const INTEGER_LIKE = /^(?:0|[1-9]\d*)$/;
+
+function sortedCopy(value: unknown, depth: number): unknown {
+  if (depth > 100) return FALLBACK;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isInteger(value) && value <= MAX_SAFE && value >= -MAX_SAFE ? value : FALLBACK;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const arr = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i];
+          if (item === undefined) return FALLBACK;
+          const c = sortedCopy(item, depth + 1);
+          if (c === FALLBACK) return FALLBACK;
+          arr[i] = c;
+        }
+        return arr;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return FALLBACK;
+      const keys = Object.keys(value);
+      const out: Record<string, unknown> = {};
+      for (const key of keys.sort(compareCodePoints)) {
+        if (INTEGER_LIKE.test(key)) return FALLBACK;
+        const v = (value as Record<string, unknown>)[key];
+        if (v === undefined) continue;
+        const c = sortedCopy(v, depth + 1);
+        if (c === FALLBACK) return FALLBACK;
+        out[key] = c;
+      }
+      return out;
+    }
+    default:
+      return FALLBACK;
+  }
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1

@@ -79,8 +79,7 @@ export class MatrixError extends Error {
   static invalidParam = (msg: string) => new MatrixError('M_INVALID_PARAM', msg);
   static missingParam = (msg: string) => new MatrixError('M_MISSING_PARAM', msg);
   static badJson = (msg: string) => new MatrixError('M_BAD_JSON', msg);
-  static unrecognized = (msg = 'Unrecognized request', status = 404) =>
-    new MatrixError('M_UNRECOGNIZED', msg, status);
+  static unrecognized = (msg = 'Unrecognized request', status = 404) => new MatrixError('M_UNRECOGNIZED', msg, status);
   static limitExceeded = (retryAfterMs: number) =>
     new MatrixError('M_LIMIT_EXCEEDED', 'Too many requests', 429, { retry_after_ms: retryAfterMs });
   static unknownToken = (softLogout = false) =>

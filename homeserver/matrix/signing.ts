@@ -1,7 +1,7 @@
-import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { canonicalJsonBytes } from './canonical-json.js';
-import { computeContentHash, decodeBase64, omitKeys, unpaddedBase64 } from './event-hashes.js';
-import { generateOpaqueId } from './ids.js';
+import { computeContentHash, computeEventId, decodeBase64, omitKeys, unpaddedBase64, urlSafeUnpaddedBase64 } from './event-hashes.js';
+import { generateOpaqueId, type EventId } from './ids.js';
 import type { Pdu, UnsignedPdu } from './pdu.js';
 import { redactEvent } from './redaction.js';
 import type { RoomVersionId } from './room-versions.js';
@@ -141,7 +141,37 @@ export function verifyEventSignature(
  * stays checkable after a redaction while the hash still pins the full content.
  */
 export function hashAndSignEvent(event: UnsignedPdu, version: RoomVersionId, serverName: string, key: SigningKey): Pdu {
+  return hashSignAndIdentify(event, version, serverName, key).pdu;
+}
+
+/**
+ * hashAndSignEvent plus the event id, from one canonical encoding: the bytes a new event's
+ * signature covers (redacted, without signatures and unsigned) are exactly the bytes of its
+ * reference hash, so the write path encodes and hashes them once.
+ */
+export function hashSignAndIdentify(
+  event: UnsignedPdu,
+  version: RoomVersionId,
+  serverName: string,
+  key: SigningKey,
+): { pdu: Pdu; eventId: EventId } {
   const hashed = { ...event, hashes: { sha256: computeContentHash(event) } };
+  if ((event as { signatures?: unknown }).signatures !== undefined) {
+    const pdu = hashAndSignEventSlow(hashed, version, serverName, key);
+    return { pdu, eventId: computeEventId(pdu, version) };
+  }
+  const bytes = canonicalJsonBytes(omitKeys(redactEvent(hashed, version), ['signatures', 'unsigned']));
+  const sig = unpaddedBase64(sign(null, bytes, key.privateKey));
+  const eventId = `$${urlSafeUnpaddedBase64(createHash('sha256').update(bytes).digest())}` as EventId;
+  return { pdu: { ...hashed, signatures: addSignature(undefined, serverName, key.keyId, sig) }, eventId };
+}
+
+function hashAndSignEventSlow(
+  hashed: UnsignedPdu & { hashes: { sha256: string } },
+  version: RoomVersionId,
+  serverName: string,
+  key: SigningKey,
+): Pdu {
   const sig = signatureOf(redactEvent(hashed, version), key);
-  return { ...hashed, signatures: addSignature((event as { signatures?: unknown }).signatures, serverName, key.keyId, sig) };
+  return { ...hashed, signatures: addSignature((hashed as { signatures?: unknown }).signatures, serverName, key.keyId, sig) };
 }

@@ -27,7 +27,9 @@ function renderObject(schema: TSchema, depth: number, out: string[]): void {
       out.push(`${indent}#${key}: `);
       continue;
     }
-    const rendered = YAML.stringify({ [key]: prop.default }).trimEnd().split('\n');
+    const rendered = YAML.stringify({ [key]: prop.default })
+      .trimEnd()
+      .split('\n');
     for (const line of rendered) out.push(`${indent}${line}`);
   }
 }

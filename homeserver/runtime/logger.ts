@@ -11,7 +11,17 @@ export function createLogger(level: string, name = 'causeway'): Logger {
     name,
     level,
     redact: {
-      paths: ['password', '*.password', 'access_token', '*.access_token', 'token', '*.token', 'req.headers.authorization', 'shared_secret', '*.shared_secret'],
+      paths: [
+        'password',
+        '*.password',
+        'access_token',
+        '*.access_token',
+        'token',
+        '*.token',
+        'req.headers.authorization',
+        'shared_secret',
+        '*.shared_secret',
+      ],
       censor: '[redacted]',
     },
   });

@@ -60,7 +60,9 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
   const store = new EventStore(db);
   const committer = new EventCommitter(db, (events: CommittedEvent[]) => {
     const position = events[events.length - 1]!.streamOrdering;
-    runtime.pubsub.publish(ROOM_EVENTS_TOPIC, { position, rooms: [...new Set(events.map((e) => e.roomId))] }).catch((err) => log.warn({ err }, 'notify failed'));
+    runtime.pubsub
+      .publish(ROOM_EVENTS_TOPIC, { position, rooms: [...new Set(events.map((e) => e.roomId))] })
+      .catch((err) => log.warn({ err }, 'notify failed'));
   });
   const input = new RoomInput(cache, committer, { serverName, key: signingKey }, log);
   const ctx: RoomsContext = { db, serverName, input, store, cache, accounts };

@@ -16,7 +16,11 @@ export async function loadOrCreateSigningKey(db: Queryable): Promise<SigningKey>
   let row = await current();
   if (!row) {
     const key = generateSigningKey();
-    await db.query('INSERT INTO hs_signing_keys (key_id, seed, created_ts) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [key.keyId, key.seed, Date.now()]);
+    await db.query('INSERT INTO hs_signing_keys (key_id, seed, created_ts) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING', [
+      key.keyId,
+      key.seed,
+      Date.now(),
+    ]);
     row = (await current())!;
   }
   return signingKeyFromSeed(row.seed, row.key_id.replace(/^ed25519:/, ''));

@@ -22,13 +22,20 @@ export interface EmbeddedPostgres {
 
 // Lean settings for a single process; durability settings stay at Postgres's safe defaults.
 const SERVER_FLAGS = [
-  '-c', "listen_addresses=",
-  '-c', 'shared_buffers=32MB',
-  '-c', 'max_connections=40',
-  '-c', 'huge_pages=off',
-  '-c', 'dynamic_shared_memory_type=posix',
-  '-c', 'fsync=on',
-  '-c', 'synchronous_commit=on',
+  '-c',
+  'listen_addresses=',
+  '-c',
+  'shared_buffers=32MB',
+  '-c',
+  'max_connections=40',
+  '-c',
+  'huge_pages=off',
+  '-c',
+  'dynamic_shared_memory_type=posix',
+  '-c',
+  'fsync=on',
+  '-c',
+  'synchronous_commit=on',
 ];
 
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgres> {
@@ -91,6 +98,7 @@ async function initialise(dir: string, owner: { uid: number; gid: number } | und
     throw new Error(
       `could not initialise the embedded database in ${dir}: ${detail || (err as Error).message}` +
         (owner ? ' (it runs as the "postgres" user, which needs to reach this directory)' : ''),
+      { cause: err },
     );
   }
   // The default database is 'causeway' so the connection needs no further set-up.

@@ -19,7 +19,9 @@ export async function migrate(db: Db, sets: MigrationSet[]): Promise<string[]> {
       name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
     const done = new Set((await tx.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
     for (const set of sets) {
-      for (const file of readdirSync(set.dir).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort()) {
+      for (const file of readdirSync(set.dir)
+        .filter((f) => /^\d{4}_.*\.sql$/.test(f))
+        .sort()) {
         const name = `${set.owner}/${file}`;
         if (done.has(name)) continue;
         await tx.query(readFileSync(join(set.dir, file), 'utf8'));

@@ -72,7 +72,12 @@ async function main() {
           const roomList = membership[sender]!;
           const room = roomList[i % roomList.length]!;
           const t0 = performance.now();
-          const res = await client.request('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[room]!)}/send/m.room.message/w${worker}-${i}`, { msgtype: 'm.text', body: `message ${i} `.padEnd(200, '.') }, tokens[sender]);
+          const res = await client.request(
+            'PUT',
+            `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[room]!)}/send/m.room.message/w${worker}-${i}`,
+            { msgtype: 'm.text', body: `message ${i} `.padEnd(200, '.') },
+            tokens[sender],
+          );
           if (res.status !== 200) throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
           latencies.push(performance.now() - t0);
         }
@@ -101,10 +106,17 @@ async function main() {
       const room = membership[sender]![i % ROOMS_PER_SENDER]!;
       const start = performance.now();
       inflight.push(
-        client.request('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[room]!)}/send/m.room.message/f${i}`, { msgtype: 'm.text', body: `fixed ${i} `.padEnd(200, '.') }, tokens[sender]).then((res) => {
-          if (res.status !== 200) throw new Error(`send failed: ${res.status}`);
-          fixed.push(performance.now() - start);
-        }),
+        client
+          .request(
+            'PUT',
+            `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[room]!)}/send/m.room.message/f${i}`,
+            { msgtype: 'm.text', body: `fixed ${i} `.padEnd(200, '.') },
+            tokens[sender],
+          )
+          .then((res) => {
+            if (res.status !== 200) throw new Error(`send failed: ${res.status}`);
+            fixed.push(performance.now() - start);
+          }),
       );
     }
     await Promise.all(inflight);
@@ -112,16 +124,23 @@ async function main() {
     fixed.sort((a, b) => a - b);
 
     // 3. The raw ceiling: equivalent rows straight into Postgres, 1,000-row batches on 2 connections.
-    const avgJson = (await admin.query(`SELECT avg(length(json))::int AS n FROM ${schema}.hs_events WHERE type = 'm.room.message'`)).rows[0].n;
+    const avgJson = (await admin.query(`SELECT avg(length(json))::int AS n FROM ${schema}.hs_events WHERE type = 'm.room.message'`)).rows[0]
+      .n;
     const raw = await rawCeiling(avgJson, EVENTS);
 
     log('');
     log(`bench:events — ${SENDERS} senders, ${ROOMS} rooms, ${EVENTS} events, ${CONCURRENCY} requests in flight`);
-    log(`  homeserver over HTTP:   ${(EVENTS / seconds).toFixed(0)} persisted events/s (${persisted} rows persisted in ${seconds.toFixed(2)} s)`);
+    log(
+      `  homeserver over HTTP:   ${(EVENTS / seconds).toFixed(0)} persisted events/s (${persisted} rows persisted in ${seconds.toFixed(2)} s)`,
+    );
     const perEvent = (s: number) => `${((s / EVENTS) * 1e6).toFixed(0)} us/event`;
-    log(`  CPU during that run:    server ${perEvent(cpu.server)}, postgres ${perEvent(cpu.postgres)}, load generator ${perEvent(cpu.loadGenerator)} (2 cores shared)`);
+    log(
+      `  CPU during that run:    server ${perEvent(cpu.server)}, postgres ${perEvent(cpu.postgres)}, load generator ${perEvent(cpu.loadGenerator)} (2 cores shared)`,
+    );
     log(`  send latency at max:    p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
-    log(`  send latency @${FIXED_RATE}/s:  p50 ${percentile(fixed, 50).toFixed(2)} ms, p99 ${percentile(fixed, 99).toFixed(2)} ms (achieved ${achievedRate.toFixed(0)}/s)`);
+    log(
+      `  send latency @${FIXED_RATE}/s:  p50 ${percentile(fixed, 50).toFixed(2)} ms, p99 ${percentile(fixed, 99).toFixed(2)} ms (achieved ${achievedRate.toFixed(0)}/s)`,
+    );
     log(`  raw Postgres ceiling:   ${raw.toFixed(0)} rows/s (${avgJson}-byte rows, 1,000-row multi-row INSERTs, 2 connections)`);
     log(`  homeserver / ceiling:   ${((EVENTS / seconds / raw) * 100).toFixed(1)} %`);
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -166,7 +185,8 @@ async function setUp() {
   const joins: Promise<unknown>[] = [];
   for (let s = 0; s < SENDERS; s++) {
     membership[s] = Array.from({ length: ROOMS_PER_SENDER }, (_, k) => (s * 7 + k * 13) % ROOMS);
-    for (const r of membership[s]!) joins.push(client.request('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[r]!)}/join`, {}, tokens[s]));
+    for (const r of membership[s]!)
+      joins.push(client.request('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[r]!)}/join`, {}, tokens[s]));
   }
   await Promise.all(joins);
   return { tokens, rooms, membership };
@@ -189,7 +209,16 @@ async function rawCeiling(jsonBytes: number, rows: number): Promise<number> {
         await pool.query(
           `INSERT INTO ${schema}.raw_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])`,
-          [ids, ids.map((_, i) => `!room${i % ROOMS}:bench`), ids.map(() => 'm.room.message'), ids.map(() => null), ids.map(() => '@s:bench'), ids.map(() => Date.now()), ids.map((_, i) => i), ids.map(() => json)],
+          [
+            ids,
+            ids.map((_, i) => `!room${i % ROOMS}:bench`),
+            ids.map(() => 'm.room.message'),
+            ids.map(() => null),
+            ids.map(() => '@s:bench'),
+            ids.map(() => Date.now()),
+            ids.map((_, i) => i),
+            ids.map(() => json),
+          ],
         );
       }
     }),

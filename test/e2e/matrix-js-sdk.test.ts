@@ -38,7 +38,11 @@ describe('matrix-js-sdk against Causeway', () => {
 
     // password login works too, through the SDK's login helper
     const loginClient = sdk.createClient({ baseUrl });
-    const login = await loginClient.loginRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: 'bob password' });
+    const login = await loginClient.loginRequest({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: 'bob' },
+      password: 'bob password',
+    });
     expect(login.user_id).toBe(bob.getUserId());
 
     const { room_id: roomId } = await alice.createRoom({ name: 'SDK room', preset: sdk.Preset.PrivateChat });

@@ -14,7 +14,11 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
     limits: {
       // Generous limits so functional tests never trip them; rate-limit tests set their own.
-      rate_limits: { login: { per_second: 1000, burst: 1000 }, register: { per_second: 1000, burst: 1000 }, send: { per_second: 10000, burst: 10000 } },
+      rate_limits: {
+        login: { per_second: 1000, burst: 1000 },
+        register: { per_second: 1000, burst: 1000 },
+        send: { per_second: 10000, burst: 10000 },
+      },
     },
     ...overrides,
   });
@@ -52,7 +56,12 @@ export async function makeUser(p: Platform, localpart: string, password = 'corre
   });
   if (res.statusCode !== 200) throw new Error(`register ${localpart}: ${res.statusCode} ${res.body}`);
   const body = res.json();
-  return { userId: body.user_id, deviceId: body.device_id, accessToken: body.access_token, auth: { authorization: `Bearer ${body.access_token}` } };
+  return {
+    userId: body.user_id,
+    deviceId: body.device_id,
+    accessToken: body.access_token,
+    auth: { authorization: `Bearer ${body.access_token}` },
+  };
 }
 
 /** app.inject with a user's token; returns status and parsed JSON. */

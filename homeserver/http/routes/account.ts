@@ -34,13 +34,19 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     app,
     'POST',
     '/_matrix/client/v3/account/deactivate',
-    { schema: { body: Type.Optional(Type.Object({ auth: Auth, erase: Type.Optional(Type.Boolean()), id_server: Type.Optional(Type.String()) })) } },
+    {
+      schema: {
+        body: Type.Optional(Type.Object({ auth: Auth, erase: Type.Optional(Type.Boolean()), id_server: Type.Optional(Type.String()) })),
+      },
+    },
     async (req) => {
       const body = (req.body ?? {}) as { auth?: Record<string, unknown> };
       const userId = req.requester.userId;
       await services.uia.require('account/deactivate', body.auth, PASSWORD_FLOWS, userId);
       for (const roomId of await services.rooms.reads.joinedRooms(userId)) {
-        await services.rooms.membership.leave(req.requester, roomId).catch((err) => req.log.warn({ err, roomId }, 'leave on deactivate failed'));
+        await services.rooms.membership
+          .leave(req.requester, roomId)
+          .catch((err) => req.log.warn({ err, roomId }, 'leave on deactivate failed'));
       }
       await services.accounts.deactivate(userId);
       await services.users.changed(userId);

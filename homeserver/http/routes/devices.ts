@@ -46,11 +46,21 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     app,
     'DELETE',
     '/_matrix/client/v3/devices/:deviceId',
-    { schema: { params: DeviceParams, body: Type.Optional(Type.Object({ auth: Type.Optional(Type.Object({}, { additionalProperties: true })) })) } },
+    {
+      schema: {
+        params: DeviceParams,
+        body: Type.Optional(Type.Object({ auth: Type.Optional(Type.Object({}, { additionalProperties: true })) })),
+      },
+    },
     async (req) => {
       const { deviceId } = req.params as { deviceId: string };
       if (!(await accounts.getDevice(req.requester.userId, deviceId))) throw MatrixError.notFound('Device not found');
-      await uia.require(`devices/delete`, (req.body as { auth?: Record<string, unknown> } | undefined)?.auth, PASSWORD_FLOWS, req.requester.userId);
+      await uia.require(
+        `devices/delete`,
+        (req.body as { auth?: Record<string, unknown> } | undefined)?.auth,
+        PASSWORD_FLOWS,
+        req.requester.userId,
+      );
       await accounts.deleteDevices(req.requester.userId, [deviceId]);
       return {};
     },
@@ -61,7 +71,11 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     app,
     'POST',
     '/_matrix/client/v3/delete_devices',
-    { schema: { body: Type.Object({ devices: Type.Array(Type.String()), auth: Type.Optional(Type.Object({}, { additionalProperties: true })) }) } },
+    {
+      schema: {
+        body: Type.Object({ devices: Type.Array(Type.String()), auth: Type.Optional(Type.Object({}, { additionalProperties: true })) }),
+      },
+    },
     async (req) => {
       const body = req.body as { devices: string[]; auth?: Record<string, unknown> };
       await uia.require('devices/delete', body.auth, PASSWORD_FLOWS, req.requester.userId);

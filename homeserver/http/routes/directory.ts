@@ -33,15 +33,27 @@ export async function directoryRoutes(app: FastifyInstance): Promise<void> {
   });
 
   /** `GET /_matrix/client/v3/rooms/{roomId}/aliases` — members only. */
-  clientRoute(app, 'GET', '/_matrix/client/v3/rooms/:roomId/aliases', { schema: { params: Type.Object({ roomId: Type.String() }) } }, async (req) => {
-    await rooms.reads.stateEvent(req.requester, roomIdOf(req), 'm.room.create', '');
-    return { aliases: await rooms.aliases.listForRoom(roomIdOf(req)) };
-  });
+  clientRoute(
+    app,
+    'GET',
+    '/_matrix/client/v3/rooms/:roomId/aliases',
+    { schema: { params: Type.Object({ roomId: Type.String() }) } },
+    async (req) => {
+      await rooms.reads.stateEvent(req.requester, roomIdOf(req), 'm.room.create', '');
+      return { aliases: await rooms.aliases.listForRoom(roomIdOf(req)) };
+    },
+  );
 
   /** `GET /_matrix/client/v3/directory/list/room/{roomId}` */
-  clientRoute(app, 'GET', '/_matrix/client/v3/directory/list/room/:roomId', { auth: false, schema: { params: Type.Object({ roomId: Type.String() }) } }, async (req) => ({
-    visibility: await rooms.directory.visibility(roomIdOf(req)),
-  }));
+  clientRoute(
+    app,
+    'GET',
+    '/_matrix/client/v3/directory/list/room/:roomId',
+    { auth: false, schema: { params: Type.Object({ roomId: Type.String() }) } },
+    async (req) => ({
+      visibility: await rooms.directory.visibility(roomIdOf(req)),
+    }),
+  );
 
   /** `PUT /_matrix/client/v3/directory/list/room/{roomId}` */
   clientRoute(
@@ -50,7 +62,11 @@ export async function directoryRoutes(app: FastifyInstance): Promise<void> {
     '/_matrix/client/v3/directory/list/room/:roomId',
     { schema: { params: Type.Object({ roomId: Type.String() }), body: Type.Object({ visibility: Type.Optional(Visibility) }) } },
     async (req) => {
-      await rooms.directory.setVisibility(req.requester, roomIdOf(req), (req.body as { visibility?: 'public' | 'private' }).visibility ?? 'public');
+      await rooms.directory.setVisibility(
+        req.requester,
+        roomIdOf(req),
+        (req.body as { visibility?: 'public' | 'private' }).visibility ?? 'public',
+      );
       return {};
     },
   );
@@ -62,7 +78,13 @@ export async function directoryRoutes(app: FastifyInstance): Promise<void> {
     '/_matrix/client/v3/publicRooms',
     {
       auth: false,
-      schema: { querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 0 })), since: Type.Optional(Type.String()), server: Type.Optional(Type.String()) }) },
+      schema: {
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 0 })),
+          since: Type.Optional(Type.String()),
+          server: Type.Optional(Type.String()),
+        }),
+      },
     },
     async (req) => rooms.directory.publicRooms(req.query as { limit?: number; since?: string }),
   );
@@ -77,7 +99,12 @@ export async function directoryRoutes(app: FastifyInstance): Promise<void> {
         body: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 0 })),
           since: Type.Optional(Type.String()),
-          filter: Type.Optional(Type.Object({ generic_search_term: Type.Optional(Type.String()), room_types: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Null()]))) })),
+          filter: Type.Optional(
+            Type.Object({
+              generic_search_term: Type.Optional(Type.String()),
+              room_types: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Null()]))),
+            }),
+          ),
           include_all_networks: Type.Optional(Type.Boolean()),
           third_party_instance_id: Type.Optional(Type.String()),
         }),

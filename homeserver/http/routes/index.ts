@@ -10,7 +10,17 @@ import { roomRoutes } from './rooms.js';
 import { versionRoutes } from './versions.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
-  for (const routes of [versionRoutes, registrationRoutes, loginRoutes, accountRoutes, deviceRoutes, roomRoutes, roomEventRoutes, roomHistoryRoutes, directoryRoutes]) {
+  for (const routes of [
+    versionRoutes,
+    registrationRoutes,
+    loginRoutes,
+    accountRoutes,
+    deviceRoutes,
+    roomRoutes,
+    roomEventRoutes,
+    roomHistoryRoutes,
+    directoryRoutes,
+  ]) {
     await routes(app);
   }
 }

@@ -24,7 +24,8 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
     const body = req.body as typeof LoginBody.static;
     app.limiter.take('login', req.ip);
     if (body.type !== 'm.login.password') throw new MatrixError('M_UNKNOWN', `Unknown login type ${body.type}`, 400);
-    if (body.identifier && body.identifier.type !== 'm.id.user') throw new MatrixError('M_UNKNOWN', `Unsupported identifier type ${body.identifier.type}`, 400);
+    if (body.identifier && body.identifier.type !== 'm.id.user')
+      throw new MatrixError('M_UNKNOWN', `Unsupported identifier type ${body.identifier.type}`, 400);
     const user = body.identifier?.user ?? body.user;
     if (!user) throw MatrixError.missingParam('identifier.user is required');
     if (body.password === undefined) throw MatrixError.missingParam('password is required');
@@ -55,7 +56,10 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
   /** `POST /_matrix/client/v3/logout/all` — ends every session of the user. */
   clientRoute(app, 'POST', '/_matrix/client/v3/logout/all', {}, async (req) => {
     const devices = await services.accounts.listDevices(req.requester.userId);
-    await services.accounts.deleteDevices(req.requester.userId, devices.map((d) => d.device_id));
+    await services.accounts.deleteDevices(
+      req.requester.userId,
+      devices.map((d) => d.device_id),
+    );
     await services.accounts.tokens.revoke(req.requester.userId, 'all');
     return {};
   });

@@ -65,7 +65,11 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
   app.get('/_synapse/admin/v1/register', async () => {
     if (!config.registration.shared_secret) throw MatrixError.forbidden('Shared secret registration is not enabled');
     const nonce = randomBytes(16).toString('hex');
-    await services.db.query('INSERT INTO hs_uia_sessions (session_id, action, created_ts) VALUES ($1, $2, $3)', [nonce, 'shared_secret_register', Date.now()]);
+    await services.db.query('INSERT INTO hs_uia_sessions (session_id, action, created_ts) VALUES ($1, $2, $3)', [
+      nonce,
+      'shared_secret_register',
+      Date.now(),
+    ]);
     return { nonce };
   });
 
@@ -88,10 +92,10 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
       const secret = config.registration.shared_secret;
       if (!secret) throw MatrixError.forbidden('Shared secret registration is not enabled');
       const b = req.body as { nonce: string; username: string; password: string; mac: string; admin?: boolean; displayname?: string };
-      const used = await services.db.query("DELETE FROM hs_uia_sessions WHERE session_id = $1 AND action = 'shared_secret_register' AND created_ts > $2", [
-        b.nonce,
-        Date.now() - 60_000,
-      ]);
+      const used = await services.db.query(
+        "DELETE FROM hs_uia_sessions WHERE session_id = $1 AND action = 'shared_secret_register' AND created_ts > $2",
+        [b.nonce, Date.now() - 60_000],
+      );
       if (used.rowCount !== 1) throw new MatrixError('M_UNKNOWN', 'Unrecognised nonce', 400);
       const expected = createHmac('sha1', secret)
         .update([b.nonce, b.username, b.password, b.admin ? 'admin' : 'notadmin'].join('\0'))
@@ -105,7 +109,12 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
         displayName: b.displayname,
         device: { ip: req.ip },
       });
-      return { user_id: result.userId, access_token: result.session!.accessToken, device_id: result.session!.deviceId, home_server: services.serverName };
+      return {
+        user_id: result.userId,
+        access_token: result.session!.accessToken,
+        device_id: result.session!.deviceId,
+        home_server: services.serverName,
+      };
     },
   );
 }

@@ -15,7 +15,12 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
     app,
     'PUT',
     '/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId',
-    { schema: { params: Type.Object({ roomId: Type.String(), eventType: EventType, txnId: Type.String({ minLength: 1, maxLength: 255 }) }), body: Content } },
+    {
+      schema: {
+        params: Type.Object({ roomId: Type.String(), eventType: EventType, txnId: Type.String({ minLength: 1, maxLength: 255 }) }),
+        body: Content,
+      },
+    },
     async (req) => {
       const { eventType, txnId } = req.params as { eventType: string; txnId: string };
       app.limiter.take('send', req.requester.userId);
@@ -32,7 +37,13 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
     /** `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}` */
     clientRoute(app, 'PUT', path, { schema: { params: stateParams, body: Content } }, async (req) => {
       const { eventType, stateKey } = req.params as { eventType: string; stateKey?: string };
-      const eventId = await rooms.messaging.setState(req.requester, roomIdOf(req), eventType, stateKey ?? '', req.body as Record<string, unknown>);
+      const eventId = await rooms.messaging.setState(
+        req.requester,
+        roomIdOf(req),
+        eventType,
+        stateKey ?? '',
+        req.body as Record<string, unknown>,
+      );
       return { event_id: eventId };
     });
 
@@ -41,7 +52,12 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
       app,
       'GET',
       path,
-      { schema: { params: stateParams, querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('content'), Type.Literal('event')])) }) } },
+      {
+        schema: {
+          params: stateParams,
+          querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('content'), Type.Literal('event')])) }),
+        },
+      },
       async (req) => {
         const { eventType, stateKey } = req.params as { eventType: string; stateKey?: string };
         const event = await rooms.reads.stateEvent(req.requester, roomIdOf(req), eventType, stateKey ?? '');
@@ -51,8 +67,12 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
   }
 
   /** `GET /_matrix/client/v3/rooms/{roomId}/state` */
-  clientRoute(app, 'GET', '/_matrix/client/v3/rooms/:roomId/state', { schema: { params: Type.Object({ roomId: Type.String() }) } }, async (req) =>
-    rooms.reads.state(req.requester, roomIdOf(req)),
+  clientRoute(
+    app,
+    'GET',
+    '/_matrix/client/v3/rooms/:roomId/state',
+    { schema: { params: Type.Object({ roomId: Type.String() }) } },
+    async (req) => rooms.reads.state(req.requester, roomIdOf(req)),
   );
 
   /** `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}` */

@@ -22,7 +22,8 @@ function parseFilter(raw: string | undefined): EventFilter | undefined {
     if (f[key] !== undefined && (!Array.isArray(f[key]) || !(f[key] as unknown[]).every((x) => typeof x === 'string')))
       throw MatrixError.invalidParam(`filter.${key} must be a list of strings`);
   }
-  if (f.limit !== undefined && (!Number.isInteger(f.limit) || (f.limit as number) < 0)) throw MatrixError.invalidParam('filter.limit must be a non-negative integer');
+  if (f.limit !== undefined && (!Number.isInteger(f.limit) || (f.limit as number) < 0))
+    throw MatrixError.invalidParam('filter.limit must be a non-negative integer');
   return f as EventFilter;
 }
 
@@ -78,10 +79,15 @@ export async function roomHistoryRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         params: RoomParams,
-        querystring: Type.Object({ at: Type.Optional(Type.String()), membership: Type.Optional(Type.String()), not_membership: Type.Optional(Type.String()) }),
+        querystring: Type.Object({
+          at: Type.Optional(Type.String()),
+          membership: Type.Optional(Type.String()),
+          not_membership: Type.Optional(Type.String()),
+        }),
       },
     },
-    async (req) => rooms.reads.members(req.requester, roomIdOf(req), req.query as { at?: string; membership?: string; not_membership?: string }),
+    async (req) =>
+      rooms.reads.members(req.requester, roomIdOf(req), req.query as { at?: string; membership?: string; not_membership?: string }),
   );
 
   /** `GET /_matrix/client/v3/rooms/{roomId}/joined_members` */

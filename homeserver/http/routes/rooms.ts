@@ -4,7 +4,11 @@ import { clientRoute } from './client-route.js';
 import type { CreateRoomRequest } from '../../services/rooms/create-room.js';
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
-const StateEvent = Type.Object({ type: Type.String({ minLength: 1, maxLength: 255 }), state_key: Type.Optional(Type.String()), content: AnyObject });
+const StateEvent = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 255 }),
+  state_key: Type.Optional(Type.String()),
+  content: AnyObject,
+});
 
 const CreateRoomBody = Type.Object({
   visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('private')])),
@@ -34,14 +38,21 @@ export async function roomRoutes(app: FastifyInstance): Promise<void> {
   );
 
   /** `GET /_matrix/client/v3/joined_rooms` */
-  clientRoute(app, 'GET', '/_matrix/client/v3/joined_rooms', {}, async (req) => ({ joined_rooms: await rooms.reads.joinedRooms(req.requester.userId) }));
+  clientRoute(app, 'GET', '/_matrix/client/v3/joined_rooms', {}, async (req) => ({
+    joined_rooms: await rooms.reads.joinedRooms(req.requester.userId),
+  }));
 
   /** `POST /_matrix/client/v3/join/{roomIdOrAlias}` */
   clientRoute(
     app,
     'POST',
     '/_matrix/client/v3/join/:roomIdOrAlias',
-    { schema: { params: Type.Object({ roomIdOrAlias: Type.String() }), body: Type.Optional(Type.Object({ reason: Reason }, { additionalProperties: true })) } },
+    {
+      schema: {
+        params: Type.Object({ roomIdOrAlias: Type.String() }),
+        body: Type.Optional(Type.Object({ reason: Reason }, { additionalProperties: true })),
+      },
+    },
     async (req) => {
       const { roomIdOrAlias } = req.params as { roomIdOrAlias: string };
       return { room_id: await rooms.membership.join(req.requester, roomIdOrAlias, (req.body as { reason?: string } | undefined)?.reason) };
@@ -54,21 +65,17 @@ export async function roomRoutes(app: FastifyInstance): Promise<void> {
     'POST',
     '/_matrix/client/v3/rooms/:roomId/join',
     { schema: { params: RoomParams, body: Type.Optional(Type.Object({ reason: Reason }, { additionalProperties: true })) } },
-    async (req) => ({ room_id: await rooms.membership.join(req.requester, roomIdOf(req), (req.body as { reason?: string } | undefined)?.reason) }),
+    async (req) => ({
+      room_id: await rooms.membership.join(req.requester, roomIdOf(req), (req.body as { reason?: string } | undefined)?.reason),
+    }),
   );
 
   /** `POST /_matrix/client/v3/rooms/{roomId}/invite` */
-  clientRoute(
-    app,
-    'POST',
-    '/_matrix/client/v3/rooms/:roomId/invite',
-    { schema: { params: RoomParams, body: TargetBody } },
-    async (req) => {
-      const b = req.body as { user_id: string; reason?: string };
-      await rooms.membership.invite(req.requester, roomIdOf(req), b.user_id, b.reason);
-      return {};
-    },
-  );
+  clientRoute(app, 'POST', '/_matrix/client/v3/rooms/:roomId/invite', { schema: { params: RoomParams, body: TargetBody } }, async (req) => {
+    const b = req.body as { user_id: string; reason?: string };
+    await rooms.membership.invite(req.requester, roomIdOf(req), b.user_id, b.reason);
+    return {};
+  });
 
   /** `POST /_matrix/client/v3/rooms/{roomId}/leave` */
   clientRoute(
@@ -84,11 +91,17 @@ export async function roomRoutes(app: FastifyInstance): Promise<void> {
 
   /** `POST /_matrix/client/v3/rooms/{roomId}/kick|ban|unban` — one handler shape, three spec endpoints. */
   for (const action of ['kick', 'ban', 'unban'] as const) {
-    clientRoute(app, 'POST', `/_matrix/client/v3/rooms/:roomId/${action}`, { schema: { params: RoomParams, body: TargetBody } }, async (req) => {
-      const b = req.body as { user_id: string; reason?: string };
-      await rooms.membership[action](req.requester, roomIdOf(req), b.user_id, b.reason);
-      return {};
-    });
+    clientRoute(
+      app,
+      'POST',
+      `/_matrix/client/v3/rooms/:roomId/${action}`,
+      { schema: { params: RoomParams, body: TargetBody } },
+      async (req) => {
+        const b = req.body as { user_id: string; reason?: string };
+        await rooms.membership[action](req.requester, roomIdOf(req), b.user_id, b.reason);
+        return {};
+      },
+    );
   }
 
   /** `POST /_matrix/client/v3/rooms/{roomId}/forget` */

@@ -43,8 +43,7 @@ export class Accounts {
 
   /** Validates a localpart for a new account; M_INVALID_USERNAME / M_USER_IN_USE as the spec says. */
   async checkAvailable(localpart: string): Promise<string> {
-    if (!isValidUserLocalpart(localpart))
-      throw new MatrixError('M_INVALID_USERNAME', 'User ID may only contain a-z, 0-9, and ._=-/+');
+    if (!isValidUserLocalpart(localpart)) throw new MatrixError('M_INVALID_USERNAME', 'User ID may only contain a-z, 0-9, and ._=-/+');
     const userId = this.userIdFor(localpart);
     if (Buffer.byteLength(userId) > 255) throw new MatrixError('M_INVALID_USERNAME', 'User ID is too long');
     if (await this.getUser(userId)) throw new MatrixError('M_USER_IN_USE', 'User ID already taken.');
@@ -131,10 +130,12 @@ export class Accounts {
   }
 
   async listDevices(userId: string) {
-    const { rows } = await this.db.query<{ device_id: string; display_name: string | null; last_seen_ts: number | null; last_seen_ip: string | null }>(
-      'SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM hs_devices WHERE user_id = $1 ORDER BY created_ts',
-      [userId],
-    );
+    const { rows } = await this.db.query<{
+      device_id: string;
+      display_name: string | null;
+      last_seen_ts: number | null;
+      last_seen_ip: string | null;
+    }>('SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM hs_devices WHERE user_id = $1 ORDER BY created_ts', [userId]);
     return rows;
   }
 
@@ -143,7 +144,11 @@ export class Accounts {
   }
 
   async updateDevice(userId: string, deviceId: string, displayName: string | null): Promise<boolean> {
-    const r = await this.db.query('UPDATE hs_devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2', [userId, deviceId, displayName]);
+    const r = await this.db.query('UPDATE hs_devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2', [
+      userId,
+      deviceId,
+      displayName,
+    ]);
     return r.rowCount === 1;
   }
 

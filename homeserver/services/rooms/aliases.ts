@@ -44,7 +44,10 @@ export class Aliases {
 
   async delete(requester: Requester, aliasText: string): Promise<void> {
     const alias = parseRoomAlias(aliasText);
-    const { rows } = await this.ctx.db.query<{ room_id: string; creator: string }>('SELECT room_id, creator FROM hs_room_aliases WHERE alias = $1', [alias]);
+    const { rows } = await this.ctx.db.query<{ room_id: string; creator: string }>(
+      'SELECT room_id, creator FROM hs_room_aliases WHERE alias = $1',
+      [alias],
+    );
     const row = rows[0];
     if (!row) throw MatrixError.notFound(`Room alias ${alias} not found`);
     if (row.creator !== requester.userId && !requester.isAdmin) {
@@ -59,7 +62,9 @@ export class Aliases {
   }
 
   async listForRoom(roomId: string): Promise<string[]> {
-    const { rows } = await this.ctx.db.query<{ alias: string }>('SELECT alias FROM hs_room_aliases WHERE room_id = $1 ORDER BY alias', [roomId]);
+    const { rows } = await this.ctx.db.query<{ alias: string }>('SELECT alias FROM hs_room_aliases WHERE room_id = $1 ORDER BY alias', [
+      roomId,
+    ]);
     return rows.map((r) => r.alias);
   }
 }

@@ -56,7 +56,13 @@ export function toClientEvent(row: EventRow, viewer?: Viewer, now = Date.now()):
   return pduToClient(pdu, version, unsigned, now, row.event_id);
 }
 
-export function pduToClient(pdu: Pdu, version: RoomVersionId, unsigned: Record<string, unknown>, now: number, eventId?: string): ClientEvent {
+export function pduToClient(
+  pdu: Pdu,
+  version: RoomVersionId,
+  unsigned: Record<string, unknown>,
+  now: number,
+  eventId?: string,
+): ClientEvent {
   const out: ClientEvent = {
     event_id: eventId ?? (pdu as unknown as { event_id: string }).event_id,
     room_id: pdu.room_id,

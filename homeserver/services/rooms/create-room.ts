@@ -35,7 +35,8 @@ const PRESET_STATE: Record<string, { join_rule: string; history: string; guest: 
  */
 export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester: Requester, req: CreateRoomRequest) {
   const version = (req.room_version ?? DEFAULT_ROOM_VERSION) as RoomVersionId;
-  if (!isSupportedRoomVersion(version)) throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `Room version ${req.room_version} is not supported`);
+  if (!isSupportedRoomVersion(version))
+    throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `Room version ${req.room_version} is not supported`);
   const preset = req.preset ?? (req.visibility === 'public' ? 'public_chat' : 'private_chat');
   if (!PRESET_STATE[preset]) throw MatrixError.invalidParam(`Unknown preset ${preset}`);
   const invitees = [...new Set(req.invite ?? [])];
@@ -46,7 +47,12 @@ export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester:
   const roomId = generateRoomId(ctx.serverName);
   const creator = requester.userId;
   const profile = await ctx.accounts.getUser(creator);
-  const state = (type: string, content: Record<string, unknown>, state_key = ''): EventDraft => ({ type, state_key, content, sender: creator });
+  const state = (type: string, content: Record<string, unknown>, state_key = ''): EventDraft => ({
+    type,
+    state_key,
+    content,
+    sender: creator,
+  });
 
   const createContent: Record<string, unknown> = { ...(req.creation_content ?? {}), room_version: version };
   if (version === '10') createContent.creator = creator; // v11 derives the creator from the sender
@@ -62,7 +68,10 @@ export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester:
   initial.set('m.room.history_visibility\u0000', state('m.room.history_visibility', { history_visibility: presetState.history }));
   initial.set('m.room.guest_access\u0000', state('m.room.guest_access', { guest_access: presetState.guest }));
   for (const s of req.initial_state ?? []) {
-    if (['m.room.create', 'm.room.member', 'm.room.power_levels'].includes(s.type) && (s.state_key ?? '') === (s.type === 'm.room.member' ? creator : ''))
+    if (
+      ['m.room.create', 'm.room.member', 'm.room.power_levels'].includes(s.type) &&
+      (s.state_key ?? '') === (s.type === 'm.room.member' ? creator : '')
+    )
       continue; // these are set above; the spec says initial_state cannot override them
     initial.set(`${s.type}\u0000${s.state_key ?? ''}`, state(s.type, s.content, s.state_key ?? ''));
   }
@@ -81,7 +90,10 @@ export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester:
   return { room_id: roomId, ...(alias ? { room_alias: alias } : {}) };
 }
 
-export function withProfile(content: Record<string, unknown>, profile: { displayname: string | null; avatar_url: string | null } | undefined) {
+export function withProfile(
+  content: Record<string, unknown>,
+  profile: { displayname: string | null; avatar_url: string | null } | undefined,
+) {
   const out = { ...content };
   if (profile?.displayname) out.displayname = profile.displayname;
   if (profile?.avatar_url) out.avatar_url = profile.avatar_url;

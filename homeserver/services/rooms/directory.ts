@@ -15,7 +15,9 @@ export class Directory {
   constructor(private ctx: RoomsContext) {}
 
   async visibility(roomIdText: string): Promise<'public' | 'private'> {
-    const { rows } = await this.ctx.db.query<{ is_public: boolean }>('SELECT is_public FROM hs_rooms WHERE room_id = $1', [parseRoomId(roomIdText)]);
+    const { rows } = await this.ctx.db.query<{ is_public: boolean }>('SELECT is_public FROM hs_rooms WHERE room_id = $1', [
+      parseRoomId(roomIdText),
+    ]);
     if (!rows[0]) throw MatrixError.notFound('Unknown room');
     return rows[0].is_public ? 'public' : 'private';
   }
@@ -27,7 +29,11 @@ export class Directory {
     const pl = room.get('m.room.power_levels', '')?.content;
     const create = room.get('m.room.create', '')!;
     // Publishing a room is a moderator's decision, as in Synapse (canonical alias level).
-    if (!requester.isAdmin && (room.membershipOf(requester.userId) !== 'join' || userLevel(pl, requester.userId, create) < eventLevelRequired(pl, 'm.room.canonical_alias', true)))
+    if (
+      !requester.isAdmin &&
+      (room.membershipOf(requester.userId) !== 'join' ||
+        userLevel(pl, requester.userId, create) < eventLevelRequired(pl, 'm.room.canonical_alias', true))
+    )
       throw MatrixError.forbidden('You may not change the directory visibility of this room');
     await this.ctx.db.query('UPDATE hs_rooms SET is_public = $2 WHERE room_id = $1', [roomId, visibility === 'public']);
   }
@@ -64,7 +70,8 @@ export class Directory {
       const roomType = room.get('m.room.create', '')?.content.type;
       if (typeof roomType === 'string') entry.room_type = roomType;
       if (q.filter?.room_types && !q.filter.room_types.includes((roomType as string | undefined) ?? null)) continue;
-      if (term && ![entry.name, entry.topic, entry.canonical_alias].some((v) => typeof v === 'string' && v.toLowerCase().includes(term))) continue;
+      if (term && ![entry.name, entry.topic, entry.canonical_alias].some((v) => typeof v === 'string' && v.toLowerCase().includes(term)))
+        continue;
       chunk.push(entry);
     }
     const page = chunk.slice(offset, offset + limit);

@@ -1,10 +1,8 @@
-import type { Pdu, UnsignedPdu } from '../../matrix/pdu.js';
+import type { UnsignedPdu } from '../../matrix/pdu.js';
 import type { RoomVersionId } from '../../matrix/room-versions.js';
 import { checkEventAuth, authEventKeysFor } from '../../matrix/auth-rules.js';
-import { hashAndSignEvent } from '../../matrix/signing.js';
+import { hashSignAndIdentify } from '../../matrix/signing.js';
 import type { SigningKey } from '../../matrix/signing.js';
-import { computeEventId } from '../../matrix/event-hashes.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
 import { MatrixError } from '../../matrix/errors.js';
 import type { RoomStateOverlay, StoredEvent } from './room-state.js';
 
@@ -23,6 +21,8 @@ export interface EventDraft {
 
 export interface BuiltEvent extends StoredEvent {
   depth: number;
+  /** The PDU serialised once for storage. */
+  json: string;
   draft: EventDraft;
   /** Client-side extras stored next to the PDU: prev_content/replaces_state of state events. */
   unsigned?: Record<string, unknown>;
@@ -66,15 +66,14 @@ export function buildEvent(draft: EventDraft, view: RoomStateOverlay, roomId: st
   }
   checkEventAuth(unsigned, view, version);
 
-  const pdu: Pdu = hashAndSignEvent(unsigned, version, signer.serverName, signer.key);
-  if (Buffer.byteLength(canonicalJson(pdu)) > MAX_EVENT_BYTES) throw new MatrixError('M_TOO_LARGE', 'Event is larger than 64 KiB');
-  const eventId = computeEventId(pdu, version);
+  const { pdu, eventId } = hashSignAndIdentify(unsigned, version, signer.serverName, signer.key);
+  const json = JSON.stringify(pdu); // stored as is; same length as the canonical form (only key order differs)
+  if (Buffer.byteLength(json) > MAX_EVENT_BYTES) throw new MatrixError('M_TOO_LARGE', 'Event is larger than 64 KiB');
 
   let extras: Record<string, unknown> | undefined;
   if (draft.state_key !== undefined) {
     const previous = view.getStored(draft.type, draft.state_key);
-    if (previous)
-      extras = { replaces_state: previous.eventId, prev_content: previous.pdu.content, prev_sender: previous.pdu.sender };
+    if (previous) extras = { replaces_state: previous.eventId, prev_content: previous.pdu.content, prev_sender: previous.pdu.sender };
   }
-  return { eventId, pdu, depth, draft, unsigned: extras };
+  return { eventId, pdu, json, depth, draft, unsigned: extras };
 }

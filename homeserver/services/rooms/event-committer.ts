@@ -1,5 +1,4 @@
 import type { Db, Tx } from '../../storage/db.js';
-import { canonicalJson } from '../../matrix/canonical-json.js';
 import type { BuiltEvent } from './event-builder.js';
 
 /** One room's contribution to a batch: a run of events that extends the room's head. */
@@ -80,7 +79,12 @@ export class EventCommitter {
 
   private async write(batch: Pending[]): Promise<void> {
     try {
-      const { accepted, stale, committed } = await this.db.withTransaction((tx) => writeBatch(tx, batch.map((p) => p.chain)));
+      const { accepted, stale, committed } = await this.db.withTransaction((tx) =>
+        writeBatch(
+          tx,
+          batch.map((p) => p.chain),
+        ),
+      );
       for (const p of batch) {
         if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
         else p.resolve({ kind: 'committed', events: accepted.get(p.chain.roomId) ?? [] });
@@ -119,7 +123,12 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
       `UPDATE hs_rooms r SET head_event_id = v.new_head, head_depth = v.new_depth
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(room_id, expected, new_head, new_depth)
        WHERE r.room_id = v.room_id AND r.head_event_id = v.expected RETURNING r.room_id`,
-      [extended.map((c) => c.roomId), extended.map((c) => c.expectedHead), extended.map((c) => last(c).eventId), extended.map((c) => last(c).depth)],
+      [
+        extended.map((c) => c.roomId),
+        extended.map((c) => c.expectedHead),
+        extended.map((c) => last(c).eventId),
+        extended.map((c) => last(c).depth),
+      ],
     );
     const ok = new Set(rows.map((r) => r.room_id));
     for (const c of extended) if (!ok.has(c.roomId)) stale.add(c.roomId);
@@ -140,7 +149,7 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
       events.map((e) => e.pdu.sender),
       events.map((e) => e.pdu.origin_server_ts),
       events.map((e) => e.depth),
-      events.map((e) => canonicalJson(e.pdu)),
+      events.map((e) => e.json),
       events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
       events.map((e) => e.draft.txn?.deviceId ?? null),
       events.map((e) => e.draft.txn?.txnId ?? null),
@@ -153,20 +162,32 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
     await tx.query(
       `INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`,
-      [withTxn.map((e) => e.pdu.sender), withTxn.map((e) => e.draft.txn!.deviceId), withTxn.map((e) => e.draft.txn!.txnId), withTxn.map((e) => e.eventId), withTxn.map(() => Date.now())],
+      [
+        withTxn.map((e) => e.pdu.sender),
+        withTxn.map((e) => e.draft.txn!.deviceId),
+        withTxn.map((e) => e.draft.txn!.txnId),
+        withTxn.map((e) => e.eventId),
+        withTxn.map(() => Date.now()),
+      ],
     );
   }
 
   // Current state and membership: the last event per key wins (one upsert may not touch a row twice).
   const latestState = new Map<string, BuiltEvent>();
-  for (const e of events) if (e.pdu.state_key !== undefined) latestState.set(`${e.pdu.room_id}\u0000${e.pdu.type}\u0000${e.pdu.state_key}`, e);
+  for (const e of events)
+    if (e.pdu.state_key !== undefined) latestState.set(`${e.pdu.room_id}\u0000${e.pdu.type}\u0000${e.pdu.state_key}`, e);
   const stateEvents = [...latestState.values()];
   if (stateEvents.length) {
     await tx.query(
       `INSERT INTO hs_room_state (room_id, type, state_key, event_id)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id`,
-      [stateEvents.map((e) => e.pdu.room_id), stateEvents.map((e) => e.pdu.type), stateEvents.map((e) => e.pdu.state_key), stateEvents.map((e) => e.eventId)],
+      [
+        stateEvents.map((e) => e.pdu.room_id),
+        stateEvents.map((e) => e.pdu.type),
+        stateEvents.map((e) => e.pdu.state_key),
+        stateEvents.map((e) => e.eventId),
+      ],
     );
     const members = stateEvents.filter((e) => e.pdu.type === 'm.room.member');
     if (members.length) {

@@ -1,23 +1,22 @@
-import DataLoader from 'dataloader';
 import type { Queryable } from '../../storage/db.js';
+import { CoalescingLoader } from '../../storage/coalescing-loader.js';
 import { EVENT_COLUMNS, EVENT_JOINS, type EventRow } from './client-event.js';
 
 export type Direction = 'b' | 'f';
 
 /** Reads of persisted room events. Writes go through RoomInput only. */
 export class EventStore {
-  /**
-   * Every send checks its transaction id; under load hundreds of checks are in flight at once, so
-   * they are coalesced into one query per tick instead of one round trip each.
-   */
-  private txnLoader: DataLoader<string, string | undefined>;
+  /** Every send checks its transaction id; under load those checks share queries. */
+  private txnLoader: CoalescingLoader<string, string | undefined>;
 
   constructor(private db: Queryable) {
-    this.txnLoader = new DataLoader((keys) => this.loadTxns(keys), { cache: false, maxBatchSize: 1000 });
+    this.txnLoader = new CoalescingLoader((keys) => this.loadTxns(keys), undefined);
   }
 
   async getEvent(eventId: string): Promise<EventRow | undefined> {
-    const { rows } = await this.db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS} WHERE e.event_id = $1`, [eventId]);
+    const { rows } = await this.db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS} WHERE e.event_id = $1`, [
+      eventId,
+    ]);
     return rows[0];
   }
 
@@ -82,22 +81,26 @@ export class EventStore {
        ORDER BY stream_ordering`,
       [roomId, userId],
     );
-    return rows.map((r) => ({ position: r.stream_ordering, type: r.type, content: (JSON.parse(r.content) as { content: Record<string, unknown> }).content }));
+    return rows.map((r) => ({
+      position: r.stream_ordering,
+      type: r.type,
+      content: (JSON.parse(r.content) as { content: Record<string, unknown> }).content,
+    }));
   }
 
   eventIdForTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
     return this.txnLoader.load(`${userId}\u0000${deviceId}\u0000${txnId}`);
   }
 
-  private async loadTxns(keys: readonly string[]): Promise<(string | undefined)[]> {
+  private async loadTxns(keys: string[]): Promise<Map<string, string>> {
     const parts = keys.map((k) => k.split('\u0000'));
-    const { rows } = await this.db.query<{ user_id: string; device_id: string; txn_id: string; event_id: string }>(
-      `SELECT t.user_id, t.device_id, t.txn_id, t.event_id FROM hs_event_txns t
-       JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(u, d, x) ON t.user_id = k.u AND t.device_id = k.d AND t.txn_id = k.x`,
+    // LATERAL keeps this an index lookup per key whatever the planner thinks of unnest's size.
+    const { rows } = await this.db.query<{ u: string; d: string; x: string; event_id: string }>(
+      `SELECT k.u, k.d, k.x, t.event_id FROM unnest($1::text[], $2::text[], $3::text[]) AS k(u, d, x)
+       JOIN LATERAL (SELECT event_id FROM hs_event_txns WHERE user_id = k.u AND device_id = k.d AND txn_id = k.x) t ON true`,
       [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2])],
     );
-    const found = new Map(rows.map((r) => [`${r.user_id}\u0000${r.device_id}\u0000${r.txn_id}`, r.event_id]));
-    return keys.map((k) => found.get(k));
+    return new Map(rows.map((r) => [`${r.u}\u0000${r.d}\u0000${r.x}`, r.event_id]));
   }
 
   async maxStreamOrdering(roomId?: string): Promise<number> {

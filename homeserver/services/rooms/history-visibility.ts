@@ -46,6 +46,9 @@ export class VisibilityFilter {
   }
 
   private wasEverJoinedAfter(pos: number): boolean {
-    return this.currentMembership === 'join' || this.timeline.some((t) => t.type === 'm.room.member' && t.content.membership === 'join' && t.position >= pos);
+    return (
+      this.currentMembership === 'join' ||
+      this.timeline.some((t) => t.type === 'm.room.member' && t.content.membership === 'join' && t.position >= pos)
+    );
   }
 }

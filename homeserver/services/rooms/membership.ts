@@ -59,10 +59,10 @@ export class Membership {
 
   async forget(requester: Requester, roomIdText: string): Promise<void> {
     const roomId = parseRoomId(roomIdText);
-    const { rows } = await this.ctx.db.query<{ membership: string }>('SELECT membership FROM hs_memberships WHERE room_id = $1 AND user_id = $2', [
-      roomId,
-      requester.userId,
-    ]);
+    const { rows } = await this.ctx.db.query<{ membership: string }>(
+      'SELECT membership FROM hs_memberships WHERE room_id = $1 AND user_id = $2',
+      [roomId, requester.userId],
+    );
     const membership = rows[0]?.membership;
     if (membership === 'join' || membership === 'invite' || membership === 'knock')
       throw new MatrixError('M_UNKNOWN', 'You must leave the room before forgetting it', 400);

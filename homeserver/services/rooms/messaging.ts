@@ -14,7 +14,14 @@ export class Messaging {
 
   constructor(private ctx: RoomsContext) {}
 
-  async send(requester: Requester, roomId: string, type: string, content: Record<string, unknown>, txnId: string, ts?: number): Promise<string> {
+  async send(
+    requester: Requester,
+    roomId: string,
+    type: string,
+    content: Record<string, unknown>,
+    txnId: string,
+    ts?: number,
+  ): Promise<string> {
     return this.once(requester, txnId, () =>
       this.submit(roomId, { type, content, sender: requester.userId, txn: this.txn(requester, txnId), origin_server_ts: ts }),
     );
@@ -40,7 +47,13 @@ export class Messaging {
           throw MatrixError.forbidden('You may not redact events sent by other users');
       }
       const content: Record<string, unknown> = reason !== undefined ? { reason } : {};
-      return this.submit(roomId, { type: 'm.room.redaction', redacts: target, content, sender: requester.userId, txn: this.txn(requester, txnId) });
+      return this.submit(roomId, {
+        type: 'm.room.redaction',
+        redacts: target,
+        content,
+        sender: requester.userId,
+        txn: this.txn(requester, txnId),
+      });
     });
   }
 

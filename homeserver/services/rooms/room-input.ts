@@ -72,9 +72,7 @@ export class RoomInput {
 
   private async runJobs(roomId: string, jobs: Job[], queue: Job[]): Promise<void> {
     const first = jobs[0]!;
-    const state = first.newRoom
-      ? new RoomState(roomId, first.newRoom.version, new Map(), null, 0)
-      : await this.cache.get(roomId);
+    const state = first.newRoom ? new RoomState(roomId, first.newRoom.version, new Map(), null, 0) : await this.cache.get(roomId);
     if (!state) {
       for (const j of jobs) j.reject(MatrixError.notFound('Unknown room'));
       return;
@@ -109,11 +107,17 @@ export class RoomInput {
     if (outcome.kind === 'stale') {
       // Another process wrote to this room: reload its state and rebuild these jobs first.
       this.cache.evict(roomId);
-      const retry = accepted.map((a) => a.job).filter((j) => {
-        if (++j.attempts <= MAX_STALE_RETRIES && !j.newRoom) return true;
-        j.reject(j.newRoom ? new MatrixError('M_ROOM_IN_USE', 'Room already exists') : new MatrixError('M_UNKNOWN', 'Room is busy, try again', 503));
-        return false;
-      });
+      const retry = accepted
+        .map((a) => a.job)
+        .filter((j) => {
+          if (++j.attempts <= MAX_STALE_RETRIES && !j.newRoom) return true;
+          j.reject(
+            j.newRoom
+              ? new MatrixError('M_ROOM_IN_USE', 'Room already exists')
+              : new MatrixError('M_UNKNOWN', 'Room is busy, try again', 503),
+          );
+          return false;
+        });
       queue.unshift(...retry);
       return;
     }

@@ -33,12 +33,16 @@ export class RoomReads {
 
   async joinedMembers(requester: Requester, roomId: string) {
     const room = await this.requireRoom(roomId);
-    if (room.membershipOf(requester.userId) !== 'join' && !requester.isAdmin) throw MatrixError.forbidden('You are not joined to this room');
+    if (room.membershipOf(requester.userId) !== 'join' && !requester.isAdmin)
+      throw MatrixError.forbidden('You are not joined to this room');
     const joined: Record<string, { display_name?: string; avatar_url?: string }> = {};
     for (const { pdu } of room.state.values()) {
       if (pdu.type !== 'm.room.member' || pdu.content.membership !== 'join') continue;
       const c = pdu.content as { displayname?: string; avatar_url?: string };
-      joined[pdu.state_key!] = { ...(c.displayname ? { display_name: c.displayname } : {}), ...(c.avatar_url ? { avatar_url: c.avatar_url } : {}) };
+      joined[pdu.state_key!] = {
+        ...(c.displayname ? { display_name: c.displayname } : {}),
+        ...(c.avatar_url ? { avatar_url: c.avatar_url } : {}),
+      };
     }
     return { joined };
   }
@@ -46,7 +50,10 @@ export class RoomReads {
   async members(requester: Requester, roomId: string, q: { at?: string; membership?: string; not_membership?: string }) {
     const filter = await this.visibility(requester, roomId);
     const at = Math.min(q.at ? parseStreamToken(q.at) : Number.MAX_SAFE_INTEGER, filter.cutoff);
-    const rows = at === Number.MAX_SAFE_INTEGER ? await this.ctx.store.currentState(roomId, 'm.room.member') : await this.ctx.store.stateAt(roomId, at);
+    const rows =
+      at === Number.MAX_SAFE_INTEGER
+        ? await this.ctx.store.currentState(roomId, 'm.room.member')
+        : await this.ctx.store.stateAt(roomId, at);
     const chunk = rows
       .map((r) => toClientEvent(r, requester))
       .filter((e) => e.type === 'm.room.member')
@@ -57,7 +64,10 @@ export class RoomReads {
 
   async state(requester: Requester, roomId: string): Promise<ClientEvent[]> {
     const filter = await this.visibility(requester, roomId);
-    const rows = filter.cutoff === Number.MAX_SAFE_INTEGER ? await this.ctx.store.currentState(roomId) : await this.ctx.store.stateAt(roomId, filter.cutoff);
+    const rows =
+      filter.cutoff === Number.MAX_SAFE_INTEGER
+        ? await this.ctx.store.currentState(roomId)
+        : await this.ctx.store.stateAt(roomId, filter.cutoff);
     return rows.map((r) => toClientEvent(r, requester));
   }
 
@@ -84,7 +94,11 @@ export class RoomReads {
   }
 
   /** `GET /rooms/{roomId}/messages`: pages of visible events from a token in either direction. */
-  async messages(requester: Requester, roomId: string, q: { from?: string; to?: string; dir: Direction; limit?: number; filter?: EventFilter }) {
+  async messages(
+    requester: Requester,
+    roomId: string,
+    q: { from?: string; to?: string; dir: Direction; limit?: number; filter?: EventFilter },
+  ) {
     const visibility = await this.visibility(requester, roomId);
     const limit = clampLimit(q.limit ?? q.filter?.limit ?? 10);
     // Tokens name gaps between events (see EventStore.paginate); a user who left reads up to their leave.
@@ -100,7 +114,8 @@ export class RoomReads {
       const rows = await this.ctx.store.paginate(roomId, cursor, q.dir, limit * 2, sqlTypes(q.filter));
       if (rows.length < limit * 2) exhausted = true;
       for (const row of rows) {
-        const beyond = q.dir === 'b' ? to !== undefined && row.stream_ordering <= to : row.stream_ordering > Math.min(to ?? Infinity, visibility.cutoff);
+        const beyond =
+          q.dir === 'b' ? to !== undefined && row.stream_ordering <= to : row.stream_ordering > Math.min(to ?? Infinity, visibility.cutoff);
         if (beyond) {
           exhausted = true;
           break;
@@ -123,8 +138,18 @@ export class RoomReads {
     const event = await this.event(requester, roomId, eventId);
     const row = (await this.ctx.store.getEvent(eventId))!;
     const n = clampLimit(limit);
-    const before = await this.messages(requester, roomId, { from: streamToken(row.stream_ordering - 1), dir: 'b', limit: Math.floor(n / 2), filter });
-    const after = await this.messages(requester, roomId, { from: streamToken(row.stream_ordering), dir: 'f', limit: Math.ceil(n / 2), filter });
+    const before = await this.messages(requester, roomId, {
+      from: streamToken(row.stream_ordering - 1),
+      dir: 'b',
+      limit: Math.floor(n / 2),
+      filter,
+    });
+    const after = await this.messages(requester, roomId, {
+      from: streamToken(row.stream_ordering),
+      dir: 'f',
+      limit: Math.ceil(n / 2),
+      filter,
+    });
     const eventsAfter = after.chunk as ClientEvent[];
     const lastRow = eventsAfter.length ? await this.ctx.store.getEvent(eventsAfter[eventsAfter.length - 1]!.event_id) : row;
     const stateRows = await this.ctx.store.stateAt(roomId, lastRow!.stream_ordering);

@@ -124,7 +124,11 @@ export function createAjv(warn: (message: string) => void): Ajv2020 {
     strict: false, // OpenAPI annotations such as `deprecated`/`readOnly` and any leftover unknown keyword
     allErrors: true, // report every mismatch, not only the first
     validateFormats: true,
-    logger: { log: () => {}, warn: (...args: unknown[]) => warn(args.map(String).join(' ')), error: (...args: unknown[]) => warn(args.map(String).join(' ')) },
+    logger: {
+      log: () => {},
+      warn: (...args: unknown[]) => warn(args.map(String).join(' ')),
+      error: (...args: unknown[]) => warn(args.map(String).join(' ')),
+    },
   };
   const ajv = new Ajv2020(options);
   addFormats(ajv);

@@ -265,7 +265,9 @@ class MatrixSpecValidator implements SpecValidator {
     const op = getObject(getObject(getObject(doc, 'paths'), route.rawPath), route.method);
     const responses = getObject(op, 'responses');
     if (!responses) {
-      throw new Error(`spec-validator: ${route.file} has no responses for ${route.method.toUpperCase()} ${route.rawPath} (route index out of sync with the file?)`);
+      throw new Error(
+        `spec-validator: ${route.file} has no responses for ${route.method.toUpperCase()} ${route.rawPath} (route index out of sync with the file?)`,
+      );
     }
     return responses;
   }

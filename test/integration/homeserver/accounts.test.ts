@@ -74,8 +74,15 @@ describe('registration', () => {
   it('registers through the shared secret (Synapse admin API) with a correct HMAC only', async () => {
     const { createHmac } = await import('node:crypto');
     const nonce = (await call(p, undefined, 'GET', '/_synapse/admin/v1/register')).body.nonce;
-    const mac = (n: string, secret: string) => createHmac('sha1', secret).update([n, 'boss', 'password123', 'admin'].join('\0')).digest('hex');
-    const bad = await call(p, undefined, 'POST', '/_synapse/admin/v1/register', { nonce, username: 'boss', password: 'password123', admin: true, mac: mac(nonce, 'wrong-secret-0123456789') });
+    const mac = (n: string, secret: string) =>
+      createHmac('sha1', secret).update([n, 'boss', 'password123', 'admin'].join('\0')).digest('hex');
+    const bad = await call(p, undefined, 'POST', '/_synapse/admin/v1/register', {
+      nonce,
+      username: 'boss',
+      password: 'password123',
+      admin: true,
+      mac: mac(nonce, 'wrong-secret-0123456789'),
+    });
     expect(bad.status).toBe(403);
     const nonce2 = (await call(p, undefined, 'GET', '/_synapse/admin/v1/register')).body.nonce;
     const ok = await call(p, undefined, 'POST', '/_synapse/admin/v1/register', {
@@ -87,7 +94,12 @@ describe('registration', () => {
     });
     expect(ok.status).toBe(200);
     expect(ok.body.user_id).toBe(`@boss:${SERVER_NAME}`);
-    const reuse = await call(p, undefined, 'POST', '/_synapse/admin/v1/register', { nonce: nonce2, username: 'boss2', password: 'password123', mac: '00' });
+    const reuse = await call(p, undefined, 'POST', '/_synapse/admin/v1/register', {
+      nonce: nonce2,
+      username: 'boss2',
+      password: 'password123',
+      mac: '00',
+    });
     expect(reuse.status).toBe(400);
   });
 });
@@ -102,12 +114,25 @@ describe('login and sessions', () => {
 
   it('logs in by localpart or full user id, and rejects a wrong password', async () => {
     const u = await makeUser(p, 'bob', 'bobs password');
-    const byLocal = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: 'bobs password' });
+    const byLocal = await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: 'bob' },
+      password: 'bobs password',
+    });
     expect(byLocal.status).toBe(200);
     spec.assertResponse('POST', '/_matrix/client/v3/login', 200, byLocal.body);
-    const byId = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: u.userId, password: 'bobs password', device_id: 'PHONE' });
+    const byId = await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      user: u.userId,
+      password: 'bobs password',
+      device_id: 'PHONE',
+    });
     expect(byId.body.device_id).toBe('PHONE');
-    const wrong = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'bob' }, password: 'nope nope' });
+    const wrong = await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: 'bob' },
+      password: 'nope nope',
+    });
     expect(wrong.status).toBe(403);
     expect(wrong.body.errcode).toBe('M_FORBIDDEN');
     const unknownType = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.magic' });
@@ -131,10 +156,22 @@ describe('login and sessions', () => {
     expect(after.status).toBe(401);
     expect(after.body.errcode).toBe('M_UNKNOWN_TOKEN');
 
-    const login = async () => (await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'carol', password: 'carols password' })).body;
+    const login = async () =>
+      (
+        await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+          type: 'm.login.password',
+          user: 'carol',
+          password: 'carols password',
+        })
+      ).body;
     const s1 = await login();
     const s2 = await login();
-    const t1 = { userId: s1.user_id, deviceId: s1.device_id, accessToken: s1.access_token, auth: { authorization: `Bearer ${s1.access_token}` } };
+    const t1 = {
+      userId: s1.user_id,
+      deviceId: s1.device_id,
+      accessToken: s1.access_token,
+      auth: { authorization: `Bearer ${s1.access_token}` },
+    };
     const t2 = { ...t1, accessToken: s2.access_token, auth: { authorization: `Bearer ${s2.access_token}` } };
     expect((await call(p, t2, 'GET', '/_matrix/client/v3/account/whoami')).status).toBe(200);
     await call(p, t1, 'POST', '/_matrix/client/v3/logout/all', {});
@@ -144,7 +181,11 @@ describe('login and sessions', () => {
   it('refuses missing and malformed tokens with the right errcodes', async () => {
     const missing = await call(p, undefined, 'GET', '/_matrix/client/v3/account/whoami');
     expect(missing).toMatchObject({ status: 401, body: { errcode: 'M_MISSING_TOKEN' } });
-    const unknown = await p.app.inject({ method: 'GET', url: '/_matrix/client/v3/account/whoami', headers: { authorization: 'Bearer nope' } });
+    const unknown = await p.app.inject({
+      method: 'GET',
+      url: '/_matrix/client/v3/account/whoami',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(unknown.statusCode).toBe(401);
     expect(unknown.json()).toMatchObject({ errcode: 'M_UNKNOWN_TOKEN', soft_logout: false });
     const query = await makeUser(p, 'querytoken');
@@ -156,24 +197,42 @@ describe('login and sessions', () => {
 describe('account management', () => {
   it('changes the password behind UIA and logs out other devices', async () => {
     const u = await makeUser(p, 'dave', 'old password');
-    const other = (await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'dave', password: 'old password' })).body;
+    const other = (
+      await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'dave', password: 'old password' })
+    ).body;
     const challenge = await call(p, u, 'POST', '/_matrix/client/v3/account/password', { new_password: 'new password' });
     expect(challenge.status).toBe(401);
     expect(challenge.body.flows).toEqual([{ stages: ['m.login.password'] }]);
     const wrong = await call(p, u, 'POST', '/_matrix/client/v3/account/password', {
       new_password: 'new password',
-      auth: { type: 'm.login.password', session: challenge.body.session, identifier: { type: 'm.id.user', user: 'dave' }, password: 'bad guess' },
+      auth: {
+        type: 'm.login.password',
+        session: challenge.body.session,
+        identifier: { type: 'm.id.user', user: 'dave' },
+        password: 'bad guess',
+      },
     });
     expect(wrong.status).toBe(401);
     expect(wrong.body.errcode).toBe('M_FORBIDDEN');
     const ok = await call(p, u, 'POST', '/_matrix/client/v3/account/password', {
       new_password: 'new password',
-      auth: { type: 'm.login.password', session: challenge.body.session, identifier: { type: 'm.id.user', user: 'dave' }, password: 'old password' },
+      auth: {
+        type: 'm.login.password',
+        session: challenge.body.session,
+        identifier: { type: 'm.id.user', user: 'dave' },
+        password: 'old password',
+      },
     });
     expect(ok.status).toBe(200);
-    expect((await call(p, { ...u, auth: { authorization: `Bearer ${other.access_token}` } }, 'GET', '/_matrix/client/v3/account/whoami')).status).toBe(401);
+    expect(
+      (await call(p, { ...u, auth: { authorization: `Bearer ${other.access_token}` } }, 'GET', '/_matrix/client/v3/account/whoami')).status,
+    ).toBe(401);
     expect((await call(p, u, 'GET', '/_matrix/client/v3/account/whoami')).status).toBe(200);
-    const relogin = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'dave', password: 'new password' });
+    const relogin = await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      user: 'dave',
+      password: 'new password',
+    });
     expect(relogin.status).toBe(200);
   });
 
@@ -205,7 +264,11 @@ describe('account management', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.id_server_unbind_result).toBe('no-support');
-    const login = await call(p, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'frank', password: 'franks password' });
+    const login = await call(p, undefined, 'POST', '/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      user: 'frank',
+      password: 'franks password',
+    });
     expect(login.status).toBe(403);
     const { rows } = await p.db.query('SELECT membership FROM hs_memberships WHERE room_id = $1 AND user_id = $2', [room, u.userId]);
     expect(rows[0]).toEqual({ membership: 'leave' });

@@ -26,7 +26,12 @@ describe('bad input never produces a 500', () => {
   });
 
   it('a body without Content-Type is still parsed as JSON', async () => {
-    const res = await p.app.inject({ method: 'POST', url: '/_matrix/client/v3/login', payload: '{"type":"m.login.password","user":"alice","password":"correct horse battery"}', headers: {} });
+    const res = await p.app.inject({
+      method: 'POST',
+      url: '/_matrix/client/v3/login',
+      payload: '{"type":"m.login.password","user":"alice","password":"correct horse battery"}',
+      headers: {},
+    });
     expect(res.statusCode).toBe(200);
   });
 
@@ -49,10 +54,17 @@ describe('bad input never produces a 500', () => {
   });
 
   it('oversized bodies are 413 M_TOO_LARGE; oversized events too', async () => {
-    const huge = await raw('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/big`, JSON.stringify({ body: 'x'.repeat(80_000) }), alice);
+    const huge = await raw(
+      'PUT',
+      `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/big`,
+      JSON.stringify({ body: 'x'.repeat(80_000) }),
+      alice,
+    );
     expect(huge.statusCode).toBe(413);
     expect(huge.json().errcode).toBe('M_TOO_LARGE');
-    const bigEvent = await call(p, alice, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/big2`, { body: 'y'.repeat(66_000) });
+    const bigEvent = await call(p, alice, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/big2`, {
+      body: 'y'.repeat(66_000),
+    });
     expect(bigEvent).toMatchObject({ status: 413, body: { errcode: 'M_TOO_LARGE' } });
   });
 
@@ -85,9 +97,14 @@ describe('bad input never produces a 500', () => {
   });
 
   it('rate limits login with M_LIMIT_EXCEEDED and retry_after_ms', async () => {
-    const limited = await buildPlatform({ limits: { rate_limits: { login: { per_second: 0.1, burst: 2 }, register: { per_second: 1, burst: 100 }, send: { per_second: 1, burst: 3 } } } });
+    const limited = await buildPlatform({
+      limits: {
+        rate_limits: { login: { per_second: 0.1, burst: 2 }, register: { per_second: 1, burst: 100 }, send: { per_second: 1, burst: 3 } },
+      },
+    });
     try {
-      const attempt = () => call(limited, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'x', password: 'password123' });
+      const attempt = () =>
+        call(limited, undefined, 'POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'x', password: 'password123' });
       await attempt();
       await attempt();
       const third = await attempt();
@@ -97,7 +114,10 @@ describe('bad input never produces a 500', () => {
       const u = await makeUser(limited, 'sender');
       const room = (await call(limited, u, 'POST', '/_matrix/client/v3/createRoom', {})).body.room_id;
       const statuses = [];
-      for (let i = 0; i < 5; i++) statuses.push((await call(limited, u, 'PUT', `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.message/s${i}`, { body: 'x' })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push(
+          (await call(limited, u, 'PUT', `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.message/s${i}`, { body: 'x' })).status,
+        );
       expect(statuses).toContain(429);
     } finally {
       await limited.close();
@@ -105,7 +125,11 @@ describe('bad input never produces a 500', () => {
   });
 
   it('CORS preflight and headers are served', async () => {
-    const res = await p.app.inject({ method: 'OPTIONS', url: '/_matrix/client/v3/login', headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' } });
+    const res = await p.app.inject({
+      method: 'OPTIONS',
+      url: '/_matrix/client/v3/login',
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' },
+    });
     expect(res.statusCode).toBeLessThan(300);
     expect(res.headers['access-control-allow-origin']).toBe('*');
     const get = await p.app.inject({ method: 'GET', url: '/_matrix/client/versions', headers: { origin: 'http://app.example' } });

@@ -223,7 +223,12 @@ describe('events', () => {
     expect(page3.body.end).toBeUndefined(); // start of the room reached
     const forward = await call(p, alice, 'GET', R(room, `/messages?dir=f&limit=3&from=${page2.body.end}`));
     expect(forward.body.chunk.map((e: { event_id: string }) => e.event_id)).toEqual(ids.slice(5, 8));
-    const filtered = await call(p, alice, 'GET', R(room, `/messages?dir=b&limit=100&filter=${enc(JSON.stringify({ types: ['m.room.member'] }))}`));
+    const filtered = await call(
+      p,
+      alice,
+      'GET',
+      R(room, `/messages?dir=b&limit=100&filter=${enc(JSON.stringify({ types: ['m.room.member'] }))}`),
+    );
     expect(filtered.body.chunk.every((e: { type: string }) => e.type === 'm.room.member')).toBe(true);
     const lazy = await call(p, alice, 'GET', R(room, `/messages?dir=b&limit=2&filter=${enc(JSON.stringify({ lazy_load_members: true }))}`));
     expect(lazy.body.state.map((e: { state_key: string }) => e.state_key)).toEqual([alice.userId]);
@@ -235,7 +240,12 @@ describe('events', () => {
   });
 
   it('hides history before a join when visibility is joined, and after a leave', async () => {
-    const room = (await call(p, alice, 'POST', '/_matrix/client/v3/createRoom', { preset: 'public_chat', initial_state: [{ type: 'm.room.history_visibility', content: { history_visibility: 'joined' } }] })).body.room_id;
+    const room = (
+      await call(p, alice, 'POST', '/_matrix/client/v3/createRoom', {
+        preset: 'public_chat',
+        initial_state: [{ type: 'm.room.history_visibility', content: { history_visibility: 'joined' } }],
+      })
+    ).body.room_id;
     const before = await send(alice, room, 'before carol');
     await call(p, carol, 'POST', R(room, '/join'), {});
     const during = await send(alice, room, 'while carol is here');
@@ -258,8 +268,12 @@ describe('aliases and directory', () => {
     expect((await call(p, alice, 'PUT', `/_matrix/client/v3/directory/room/${enc(alias)}`, { room_id: roomId })).status).toBe(200);
     const conflict = await call(p, alice, 'PUT', `/_matrix/client/v3/directory/room/${enc(alias)}`, { room_id: roomId });
     expect(conflict.status).toBe(409);
-    expect((await call(p, bob, 'PUT', `/_matrix/client/v3/directory/room/${enc(`#bobs:${SERVER_NAME}`)}`, { room_id: roomId })).status).toBe(403);
-    expect((await call(p, alice, 'PUT', `/_matrix/client/v3/directory/room/${enc('#x:other.server')}`, { room_id: roomId })).status).toBe(400);
+    expect(
+      (await call(p, bob, 'PUT', `/_matrix/client/v3/directory/room/${enc(`#bobs:${SERVER_NAME}`)}`, { room_id: roomId })).status,
+    ).toBe(403);
+    expect((await call(p, alice, 'PUT', `/_matrix/client/v3/directory/room/${enc('#x:other.server')}`, { room_id: roomId })).status).toBe(
+      400,
+    );
     const list = await call(p, alice, 'GET', R(roomId, '/aliases'));
     expect(list.body.aliases).toEqual([alias]);
     expect((await call(p, bob, 'DELETE', `/_matrix/client/v3/directory/room/${enc(alias)}`)).status).toBe(403);

@@ -74,14 +74,25 @@ it('keeps an acknowledged event after kill -9 of the whole platform', { timeout:
   const mac = createHmac('sha1', secret).update([nonce, 'survivor', 'password123', 'notadmin'].join('\0')).digest('hex');
   const user = (await json('POST', '/_synapse/admin/v1/register', { nonce, username: 'survivor', password: 'password123', mac })).body;
   const room = (await json('POST', '/_matrix/client/v3/createRoom', {}, user.access_token)).body.room_id;
-  const sent = await json('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/t1`, { msgtype: 'm.text', body: 'durable' }, user.access_token);
+  const sent = await json(
+    'PUT',
+    `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/t1`,
+    { msgtype: 'm.text', body: 'durable' },
+    user.access_token,
+  );
   expect(sent.status).toBe(200);
 
   await killGroup(child); // no graceful shutdown: SIGKILL to node and postgres alike
   child = startPlatform();
   await waitUp();
-  const login = (await json('POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'survivor', password: 'password123' })).body;
-  const event = await json('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/event/${encodeURIComponent(sent.body.event_id)}`, undefined, login.access_token);
+  const login = (await json('POST', '/_matrix/client/v3/login', { type: 'm.login.password', user: 'survivor', password: 'password123' }))
+    .body;
+  const event = await json(
+    'GET',
+    `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/event/${encodeURIComponent(sent.body.event_id)}`,
+    undefined,
+    login.access_token,
+  );
   expect(event.status).toBe(200);
   expect(event.body.content.body).toBe('durable');
 });

@@ -48,7 +48,9 @@ function storageContract(name: string, open: () => Promise<Db>) {
     });
 
     it('keeps BIGINT stream positions as numbers and runs fsync-on', async () => {
-      const { rows } = await db.query<{ n: number; fsync: string }>("SELECT 9007199254740991::bigint AS n, current_setting('fsync') AS fsync");
+      const { rows } = await db.query<{ n: number; fsync: string }>(
+        "SELECT 9007199254740991::bigint AS n, current_setting('fsync') AS fsync",
+      );
       expect(rows[0]).toEqual({ n: 9007199254740991, fsync: 'on' });
     });
   });

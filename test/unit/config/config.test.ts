@@ -29,23 +29,39 @@ describe('config', () => {
 
   it('reports every problem at once, each with its path', () => {
     const problems = problemsOf(() =>
-      configFrom({ server_name: 'bad name!', listen: { port: 'eighty' }, database: { engine: 'postgres' }, runtime: { transport: 'redis' }, surprise: 1 }),
+      configFrom({
+        server_name: 'bad name!',
+        listen: { port: 'eighty' },
+        database: { engine: 'postgres' },
+        runtime: { transport: 'redis' },
+        surprise: 1,
+      }),
     );
     expect(problems.some((p) => p.startsWith('/listen/port'))).toBe(true);
     expect(problems.some((p) => p.startsWith('/surprise') || p.includes('additional'))).toBe(true);
   });
 
   it('checks cross-field rules: server name format, postgres url, redis url, secrets', () => {
-    const problems = problemsOf(() => configFrom({ server_name: 'bad name!', database: { engine: 'postgres' }, runtime: { transport: 'redis' } }));
+    const problems = problemsOf(() =>
+      configFrom({ server_name: 'bad name!', database: { engine: 'postgres' }, runtime: { transport: 'redis' } }),
+    );
     expect(problems).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^\/server_name: /), expect.stringMatching(/^\/database\/url: /), expect.stringMatching(/^\/runtime\/redis_url: /)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^\/server_name: /),
+        expect.stringMatching(/^\/database\/url: /),
+        expect.stringMatching(/^\/runtime\/redis_url: /),
+      ]),
     );
     const secret = problemsOf(() => configFrom({ registration: { shared_secret: 'short' } }));
     expect(secret[0]).toMatch(/^\/registration\/shared_secret/);
   });
 
   it('applies environment overrides with their YAML types', () => {
-    const c = loadConfig(undefined, { CAUSEWAY__LISTEN__PORT: '8448', CAUSEWAY__SERVER_NAME: 'example.org', CAUSEWAY__REGISTRATION__ENABLED: 'true' });
+    const c = loadConfig(undefined, {
+      CAUSEWAY__LISTEN__PORT: '8448',
+      CAUSEWAY__SERVER_NAME: 'example.org',
+      CAUSEWAY__REGISTRATION__ENABLED: 'true',
+    });
     expect(c.listen.port).toBe(8448);
     expect(c.server_name).toBe('example.org');
     expect(c.registration.enabled).toBe(true);

@@ -107,3 +107,15 @@ describe('canonicalJson: values outside JSON', () => {
     expect(canonicalJson(o)).toBe('{"a":2,"b":1}');
   });
 });
+
+describe('canonicalJson fast path agrees with the careful encoder', () => {
+  it('orders integer-like keys by code point, not numerically as JS objects do', () => {
+    expect(canonicalJson({ '10': 1, '9': 2, b: { '2': 0, '11': 0 } })).toBe('{"10":1,"9":2,"b":{"11":0,"2":0}}');
+  });
+  it('escapes control characters and keeps non-ASCII raw', () => {
+    expect(canonicalJson({ z: 'tab\there', a: 'é😀', m: '\u0001' })).toBe('{"a":"é😀","m":"\\u0001","z":"tab\\there"}');
+  });
+  it('skips undefined properties and nests arrays of objects', () => {
+    expect(canonicalJson({ b: undefined, a: [{ y: 1, x: [true, null] }] })).toBe('{"a":[{"x":[true,null],"y":1}]}');
+  });
+});

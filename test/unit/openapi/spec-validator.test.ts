@@ -41,7 +41,9 @@ describe('specValidator()', () => {
   it('reports dereferencing failures from the worker instead of hanging', async () => {
     const deref = new SyncDereferencer(20_000);
     try {
-      expect(() => deref.dereference(join(SPEC_ROOT, 'api/client-server/no-such-file.yaml'))).toThrow(/could not dereference .*no-such-file\.yaml/);
+      expect(() => deref.dereference(join(SPEC_ROOT, 'api/client-server/no-such-file.yaml'))).toThrow(
+        /could not dereference .*no-such-file\.yaml/,
+      );
       expect(deref.dereference(join(SPEC_ROOT, 'api/client-server/versions.yaml')).openapi).toBe('3.1.0');
     } finally {
       await deref.close();
@@ -58,7 +60,11 @@ describe('response validation', () => {
   it('accepts a correct /versions body', () => {
     const body = { versions: ['r0.6.1', 'v1.1', 'v1.11'], unstable_features: { 'org.example.feature': true } };
     expect(() => spec.assertResponse('GET', '/_matrix/client/versions', 200, body)).not.toThrow();
-    expect(spec.validateResponse('GET', '/_matrix/client/versions', 200, body)).toMatchObject({ ok: true, bodyChecked: true, responseKey: '200' });
+    expect(spec.validateResponse('GET', '/_matrix/client/versions', 200, body)).toMatchObject({
+      ok: true,
+      bodyChecked: true,
+      responseKey: '200',
+    });
   });
 
   it('rejects a /versions body without `versions`, naming the operation', () => {
@@ -75,7 +81,9 @@ describe('response validation', () => {
     const bad = spec.validateResponse('GET', '/_matrix/client/v3/login', 200, { flows: [{ stages: ['m.login.password'] }] });
     expect(bad).toMatchObject({ ok: false, kind: 'body-mismatch', operation: { operationId: 'getLoginFlows' } });
     expect(bad.ok ? [] : bad.errors).toContain("/flows/0 must have required property 'type'");
-    expect(() => spec.assertResponse('GET', '/_matrix/client/v3/login', 200, { flows: 'm.login.password' })).toThrow(/\/flows must be array/);
+    expect(() => spec.assertResponse('GET', '/_matrix/client/v3/login', 200, { flows: 'm.login.password' })).toThrow(
+      /\/flows must be array/,
+    );
   });
 
   it('maps r0 paths onto the v3 definitions', () => {
@@ -119,7 +127,9 @@ describe('response validation', () => {
 
   it('checks Matrix string formats (mx-user-id)', () => {
     spec.assertResponse('GET', '/_matrix/client/v3/account/whoami', 200, { user_id: '@alice:test', device_id: 'DEV' });
-    expect(() => spec.assertResponse('GET', '/_matrix/client/v3/account/whoami', 200, { user_id: '@alice' })).toThrow(/must match format "mx-user-id"/);
+    expect(() => spec.assertResponse('GET', '/_matrix/client/v3/account/whoami', 200, { user_id: '@alice' })).toThrow(
+      /must match format "mx-user-id"/,
+    );
   });
 
   it('fails an undocumented status with a readable message', () => {
@@ -137,7 +147,9 @@ describe('response validation', () => {
       ok: true,
       bodyChecked: false,
     });
-    expect(() => spec.assertResponse('POST', '/_matrix/client/v3/createRoom', 400, { error: 'no errcode' })).toThrow(/required property 'errcode'/);
+    expect(() => spec.assertResponse('POST', '/_matrix/client/v3/createRoom', 400, { error: 'no errcode' })).toThrow(
+      /required property 'errcode'/,
+    );
   });
 
   it('fails an unknown path readably, pointing at close templates', () => {
@@ -160,7 +172,10 @@ describe('response validation', () => {
       bodyChecked: false,
     });
     // media download: binary content types only
-    expect(spec.validateResponse('GET', '/_matrix/client/v1/media/download/test/abc', 200, 'binary')).toMatchObject({ ok: true, bodyChecked: false });
+    expect(spec.validateResponse('GET', '/_matrix/client/v1/media/download/test/abc', 200, 'binary')).toMatchObject({
+      ok: true,
+      bodyChecked: false,
+    });
   });
 
   it('accepts a response matching either of two operations documented on the same path', () => {
@@ -226,7 +241,10 @@ describe('findOperation', () => {
   it('prefers literal segments over parameters', () => {
     expect(spec.findOperation('GET', '/_matrix/federation/v1/query/directory?room_alias=%23a:x')?.operationId).toBe('queryRoomDirectory');
     expect(spec.findOperation('GET', '/_matrix/federation/v1/query/profile')?.operationId).toBe('queryProfile');
-    expect(spec.findOperation('GET', '/_matrix/federation/v1/query/other')).toMatchObject({ operationId: 'queryInfo', params: { queryType: 'other' } });
+    expect(spec.findOperation('GET', '/_matrix/federation/v1/query/other')).toMatchObject({
+      operationId: 'queryInfo',
+      params: { queryType: 'other' },
+    });
   });
 
   it('maps base paths other than /_matrix/client/v3', () => {
@@ -266,7 +284,9 @@ describe('schema conversion', () => {
   it('converts OpenAPI 3.0 `nullable`', () => {
     expect(toAjvSchema({ type: 'string', nullable: true })).toEqual({ type: ['string', 'null'] });
     expect(toAjvSchema({ type: 'string', enum: ['a'], nullable: true })).toEqual({ type: ['string', 'null'], enum: ['a', null] });
-    expect(toAjvSchema({ allOf: [{ type: 'object' }], nullable: true })).toEqual({ anyOf: [{ allOf: [{ type: 'object' }] }, { type: 'null' }] });
+    expect(toAjvSchema({ allOf: [{ type: 'object' }], nullable: true })).toEqual({
+      anyOf: [{ allOf: [{ type: 'object' }] }, { type: 'null' }],
+    });
   });
 
   it('keeps shared sub-schemas shared and cuts cycles', () => {
