@@ -54,7 +54,14 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      // app.close() waits for in-flight requests, but keep-alive connections that go idle after
+      // answering would hold it open until their timeout: close each one as soon as it is idle.
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweeper);
+      }
       await services.drain();
       await runtime.close();
       if (!opts.db) await db.close();
