@@ -57,6 +57,7 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
       // app.close() waits for in-flight requests, but keep-alive connections that go idle after
       // answering would hold it open until their timeout: close each one as soon as it is idle.
       const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+      await services.notifier.stop(); // open long-polls answer now rather than at their timeout
       try {
         await app.close();
       } finally {

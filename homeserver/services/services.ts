@@ -20,8 +20,10 @@ import { RoomStateCache } from './rooms/room-state-cache.js';
 import type { RoomsContext } from './rooms/rooms-context.js';
 import type { Requester } from './requester.js';
 
-/** Published after each group commit: the highest stream position now durable (sync and appservices wake on it). */
-export const ROOM_EVENTS_TOPIC = 'hs.room_events';
+import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
+import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
+import { Typing } from './ephemeral/typing.js';
+import { Receipts } from './ephemeral/receipts.js';
 
 export interface Services {
   config: Config;
@@ -45,6 +47,16 @@ export interface Services {
     aliases: Aliases;
     directory: Directory;
   };
+  typing: Typing;
+  receipts: Receipts;
+  notifier: SyncNotifier;
+  sync: SyncService;
+  /** The per-user streams sync serves; the e2e and user-data services register theirs here. */
+  syncStreams: ExternalStreams;
+  /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
+  syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
+  setPresenceFromSync?: (userId: string, presence: string) => Promise<void>;
+  setRoomAccountData?: (userId: string, roomId: string, type: string, content: Record<string, unknown>) => Promise<void>;
   start(): Promise<void>;
   /** Finishes in-flight writes (graceful shutdown). */
   drain(): Promise<void>;
@@ -61,12 +73,22 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
   const committer = new EventCommitter(db, (events: CommittedEvent[]) => {
     const position = events[events.length - 1]!.streamOrdering;
     runtime.pubsub
-      .publish(ROOM_EVENTS_TOPIC, { position, rooms: [...new Set(events.map((e) => e.roomId))] })
+      .publish(ROOM_EVENTS_TOPIC, {
+        position,
+        rooms: [...new Set(events.map((e) => e.roomId))],
+        users: [...new Set(events.flatMap((e) => (e.memberTarget ? [e.memberTarget] : [])))],
+      })
       .catch((err) => log.warn({ err }, 'notify failed'));
   });
   const input = new RoomInput(cache, committer, { serverName, key: signingKey }, log);
   const ctx: RoomsContext = { db, serverName, input, store, cache, accounts };
   const aliases = new Aliases(ctx);
+  const typing = new Typing(db, runtime.pubsub, cache);
+  const receipts = new Receipts(db, runtime.pubsub, cache, store);
+  const notifier = new SyncNotifier(runtime.pubsub);
+  const syncStreams: ExternalStreams = {};
+  const syncDeps: SyncDeps = { db, store, cache, receipts, typing, notifier, streams: syncStreams };
+  const sync = new SyncService(syncDeps);
 
   return {
     config,
@@ -90,10 +112,20 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
       aliases,
       directory: new Directory(ctx),
     },
+    typing,
+    receipts,
+    notifier,
+    sync,
+    syncStreams,
     async start() {
       await tokens.start();
       await users.start();
+      await notifier.start();
     },
-    drain: () => committer.drain(),
+    async drain() {
+      typing.stop();
+      await notifier.stop();
+      await committer.drain();
+    },
   };
 }

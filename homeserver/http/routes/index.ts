@@ -8,6 +8,8 @@ import { roomEventRoutes } from './room-events.js';
 import { roomHistoryRoutes } from './room-history.js';
 import { roomRoutes } from './rooms.js';
 import { versionRoutes } from './versions.js';
+import { syncRoutes } from './sync.js';
+import { ephemeralRoutes } from './ephemeral.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
   for (const routes of [
@@ -20,6 +22,8 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     roomEventRoutes,
     roomHistoryRoutes,
     directoryRoutes,
+    syncRoutes,
+    ephemeralRoutes,
   ]) {
     await routes(app);
   }

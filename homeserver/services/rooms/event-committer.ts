@@ -1,4 +1,5 @@
 import type { Db, Tx } from '../../storage/db.js';
+import { lockStream } from '../../storage/stream-lock.js';
 import type { BuiltEvent } from './event-builder.js';
 
 /** One room's contribution to a batch: a run of events that extends the room's head. */
@@ -14,6 +15,8 @@ export interface CommittedEvent {
   eventId: string;
   streamOrdering: number;
   roomId: string;
+  /** For m.room.member events: the user whose membership changed (their syncs must wake too). */
+  memberTarget?: string;
 }
 
 /** 'stale': another process moved the room's head first; the caller rebuilds on fresh state. */
@@ -136,6 +139,8 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
 
   const events = chains.filter((c) => !stale.has(c.roomId)).flatMap((c) => c.events);
   if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [] };
+  // After the room rows (always locked first, in room order), so the two lock kinds cannot deadlock.
+  await lockStream(tx, 'events');
   const { rows } = await tx.query<{ event_id: string; stream_ordering: number }>(
     `INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id)
      SELECT e, r, t, sk, s, ts, d, j, u, td, ti FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
@@ -219,7 +224,8 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
   const accepted = new Map<string, CommittedEvent[]>();
   const committed: CommittedEvent[] = [];
   for (const e of events) {
-    const c = { eventId: e.eventId, streamOrdering: ordering.get(e.eventId)!, roomId: e.pdu.room_id };
+    const c: CommittedEvent = { eventId: e.eventId, streamOrdering: ordering.get(e.eventId)!, roomId: e.pdu.room_id };
+    if (e.pdu.type === 'm.room.member') c.memberTarget = e.pdu.state_key;
     committed.push(c);
     const list = accepted.get(c.roomId) ?? [];
     list.push(c);

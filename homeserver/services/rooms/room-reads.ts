@@ -200,7 +200,7 @@ function clampLimit(n: number): number {
   return Math.min(n, MAX_LIMIT);
 }
 
-function matchesFilter(row: EventRow, f: EventFilter | undefined): boolean {
+export function matchesFilter(row: EventRow, f: EventFilter | undefined): boolean {
   if (!f) return true;
   const e = JSON.parse(row.json) as { type: string; sender: string; content: Record<string, unknown> };
   if (f.not_types?.some((t) => globMatch(t, e.type))) return false;

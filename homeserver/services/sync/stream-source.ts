@@ -29,5 +29,11 @@ export interface StreamSource<Section> {
    * full current state for an initial sync (from = 0). Returns undefined when there is nothing new,
    * so an incremental sync can keep waiting.
    */
-  sectionFor(userId: string, deviceId: string | undefined, from: number, to: number, rooms: { joined: string[] }): Promise<Section | undefined>;
+  sectionFor(
+    userId: string,
+    deviceId: string | undefined,
+    from: number,
+    to: number,
+    rooms: { joined: string[] },
+  ): Promise<Section | undefined>;
 }
