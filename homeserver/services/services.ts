@@ -12,6 +12,8 @@ import { createRoom, type CreateRoomRequest } from './rooms/create-room.js';
 import { Directory } from './rooms/directory.js';
 import { EventCommitter, type CommittedEvent } from './rooms/event-committer.js';
 import { EventStore } from './rooms/event-store.js';
+import { LocalMediaStore } from './media/media-store.js';
+import { MediaRepository } from './media/media-repository.js';
 import { Membership } from './rooms/membership.js';
 import { Messaging } from './rooms/messaging.js';
 import { RoomInput } from './rooms/room-input.js';
@@ -47,6 +49,7 @@ export interface Services {
     aliases: Aliases;
     directory: Directory;
   };
+  media: MediaRepository;
   typing: Typing;
   receipts: Receipts;
   notifier: SyncNotifier;
@@ -112,6 +115,14 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
       aliases,
       directory: new Directory(ctx),
     },
+    media: new MediaRepository({
+      db,
+      store: new LocalMediaStore(config.media.store_path),
+      pubsub: runtime.pubsub,
+      log,
+      serverName,
+      config: config.media,
+    }),
     typing,
     receipts,
     notifier,
@@ -120,7 +131,7 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
     async start() {
       await tokens.start();
       await users.start();
-      await notifier.start();
+      await notifier.start(() => store.maxStreamOrdering());
     },
     async drain() {
       typing.stop();

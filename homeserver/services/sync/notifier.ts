@@ -1,5 +1,6 @@
 import type { PubSub } from '../../runtime/ports.js';
 import { STREAM_TOPIC, type StreamWakeUp } from './stream-source.js';
+import { RoomChangeCache } from './room-change-cache.js';
 
 /** Published after each group commit: the highest durable position, the rooms it touched and the
  *  users whose membership changed (an invitee is not yet in the room's waiter set). */
@@ -22,13 +23,17 @@ export class SyncNotifier {
   private byRoom = new Map<string, Set<Waiter>>();
   private unsubscribe: (() => Promise<void>)[] = [];
   private stopped = false;
+  /** Which rooms changed when, from the same notifications that wake the waiters. */
+  readonly roomChanges = new RoomChangeCache();
 
   constructor(private pubsub: PubSub) {}
 
-  async start(): Promise<void> {
+  /** `currentEventsPosition` is read after subscribing, so no notification falls in between. */
+  async start(currentEventsPosition: () => Promise<number>): Promise<void> {
     this.unsubscribe.push(
       await this.pubsub.subscribe(ROOM_EVENTS_TOPIC, (msg) => {
-        const m = msg as { rooms: string[]; users?: string[] };
+        const m = msg as { rooms: string[]; users?: string[]; position: number };
+        this.roomChanges.record(m.rooms, m.position);
         for (const roomId of m.rooms) this.wakeRoom(roomId);
         for (const userId of m.users ?? []) this.wakeUser(userId);
       }),
@@ -38,6 +43,7 @@ export class SyncNotifier {
         for (const r of m.roomIds ?? []) this.wakeRoom(r);
       }),
     );
+    this.roomChanges.startFrom(await currentEventsPosition());
   }
 
   /** After stop, every wait returns at once: shutdown must not sit out open long-polls. */

@@ -129,10 +129,16 @@ export class SyncService {
 
     const joinedIds = visible.filter((m) => m.membership === 'join').map((m) => m.room_id);
     const newlyJoined = new Set(visible.filter((m) => m.membership === 'join' && m.stream_ordering > from.events).map((m) => m.room_id));
+    // Streams that did not move since the token need no query at all.
     const [withEvents, typing, receipts] = await Promise.all([
-      full ? Promise.resolve(new Set(joinedIds)) : this.timelines.roomsWithEvents(joinedIds, from.events, to.events),
-      this.deps.typing.changedRooms(joinedIds, from.typing, to.typing),
-      this.deps.receipts.changedRooms(userId, joinedIds, from.receipts, to.receipts),
+      full
+        ? Promise.resolve(new Set(joinedIds))
+        : (this.deps.notifier.roomChanges.changedSince(joinedIds, from.events) ??
+          this.timelines.roomsWithEvents(joinedIds, from.events, to.events)),
+      from.typing === to.typing ? new Map<string, string[]>() : this.deps.typing.changedRooms(joinedIds, from.typing, to.typing),
+      from.receipts === to.receipts
+        ? new Map<string, Record<string, unknown>>()
+        : this.deps.receipts.changedRooms(userId, joinedIds, from.receipts, to.receipts),
     ]);
     const accountData = await this.section('account_data', requester, from, to, joinedIds);
 
@@ -171,7 +177,7 @@ export class SyncService {
 
   private async section(name: keyof ExternalStreams, requester: Requester, from: SyncPositions, to: SyncPositions, joined: string[]) {
     const source = this.deps.streams[name];
-    if (!source) return undefined;
+    if (!source || (from[name] === to[name] && from !== ZERO_POSITIONS)) return undefined;
     // An initial sync gets the full current state of the stream (from = 0).
     return source.sectionFor(requester.userId, requester.deviceId, from[name], to[name], { joined });
   }
