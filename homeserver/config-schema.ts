@@ -63,6 +63,62 @@ const Registration = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+const ThumbnailSize = Type.Object(
+  {
+    width: Type.Integer({ minimum: 1, maximum: 4096 }),
+    height: Type.Integer({ minimum: 1, maximum: 4096 }),
+    method: Type.Union([Type.Literal('crop'), Type.Literal('scale')]),
+  },
+  { additionalProperties: false },
+);
+
+const Media = Type.Object(
+  {
+    store_path: Type.String({ default: './data/media', description: 'Directory holding uploaded files and generated thumbnails.' }),
+    max_upload_bytes: Type.Integer({
+      minimum: 1,
+      default: 52_428_800,
+      description: 'Largest upload in bytes (50 MiB); larger uploads get 413 M_TOO_LARGE. Advertised as m.upload.size.',
+    }),
+    max_thumbnail_source_bytes: Type.Integer({
+      minimum: 1,
+      default: 20_971_520,
+      description: 'Largest image (bytes) thumbnails are generated from; larger ones get 413 M_TOO_LARGE.',
+    }),
+    max_thumbnail_source_pixels: Type.Integer({
+      minimum: 1,
+      default: 50_000_000,
+      description: 'Largest image (width x height, all frames) thumbnails are generated from: guards against decompression bombs.',
+    }),
+    thumbnail_sizes: Type.Array(ThumbnailSize, {
+      default: [
+        { width: 32, height: 32, method: 'crop' },
+        { width: 96, height: 96, method: 'crop' },
+        { width: 320, height: 240, method: 'scale' },
+        { width: 640, height: 480, method: 'scale' },
+        { width: 800, height: 600, method: 'scale' },
+      ],
+      description:
+        'Thumbnail sizes served (the spec-recommended ones): a request gets the smallest of these at least as large as asked for.',
+    }),
+    dynamic_thumbnails: Type.Boolean({
+      default: false,
+      description: 'Generate thumbnails at exactly the requested size (up to 1600x1600) instead of the nearest of thumbnail_sizes.',
+    }),
+    max_pending_uploads: Type.Integer({
+      minimum: 1,
+      default: 5,
+      description: 'Media ids a user may hold from POST /_matrix/media/v1/create that have not been uploaded yet.',
+    }),
+    unused_expiration_ms: Type.Integer({
+      minimum: 1000,
+      default: 86_400_000,
+      description: 'How long an id from POST /_matrix/media/v1/create stays valid without an upload (24 h).',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server_name: Type.String({
@@ -74,6 +130,7 @@ export const ConfigSchema = Type.Object(
     database: Database,
     runtime: Runtime,
     registration: Registration,
+    media: Media,
     limits: Type.Object(
       {
         max_request_bytes: Type.Integer({ minimum: 1024, default: 1_048_576, description: 'Largest JSON request body.' }),

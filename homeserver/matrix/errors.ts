@@ -27,7 +27,9 @@ export type ErrCode =
   | 'M_WEAK_PASSWORD'
   | 'M_INVALID_ROOM_STATE'
   | 'M_UNAUTHORIZED'
-  | 'M_UNKNOWN_POS';
+  | 'M_UNKNOWN_POS'
+  | 'M_NOT_YET_UPLOADED'
+  | 'M_CANNOT_OVERWRITE_MEDIA';
 
 // A Record over the whole union: adding an ErrCode without a status is a compile error.
 const STATUS: Record<ErrCode, number> = {
@@ -56,6 +58,8 @@ const STATUS: Record<ErrCode, number> = {
   M_INVALID_ROOM_STATE: 400,
   M_UNAUTHORIZED: 401,
   M_UNKNOWN_POS: 400,
+  M_NOT_YET_UPLOADED: 504,
+  M_CANNOT_OVERWRITE_MEDIA: 409,
 };
 
 export class MatrixError extends Error {
