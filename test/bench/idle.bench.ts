@@ -33,7 +33,11 @@ function postgresPids(): number[] {
       try {
         const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
         const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-        return comm === 'postgres' && (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir) || readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes(dataDir));
+        return (
+          comm === 'postgres' &&
+          (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir) ||
+            readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes(dataDir))
+        );
       } catch {
         return false;
       }
@@ -45,7 +49,12 @@ async function start(): Promise<{ proc: ChildProcess; ms: number }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
     cwd: root,
     stdio: 'ignore',
-    env: { ...process.env, CAUSEWAY__DATABASE__DATA_DIR: join(dataDir, 'pg'), CAUSEWAY__LISTEN__PORT: String(port), CAUSEWAY__LOG__LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      CAUSEWAY__DATABASE__DATA_DIR: join(dataDir, 'pg'),
+      CAUSEWAY__LISTEN__PORT: String(port),
+      CAUSEWAY__LOG__LEVEL: 'warn',
+    },
   });
   for (;;) {
     try {

@@ -3,6 +3,7 @@ import { accountRoutes } from './account.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { loginRoutes } from './login.js';
+import { mediaRoutes } from './media.js';
 import { registerRoutes as registrationRoutes } from './register.js';
 import { roomEventRoutes } from './room-events.js';
 import { roomHistoryRoutes } from './room-history.js';
@@ -24,6 +25,7 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     directoryRoutes,
     syncRoutes,
     ephemeralRoutes,
+    mediaRoutes,
   ]) {
     await routes(app);
   }
