@@ -119,6 +119,16 @@ const Media = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+const Presence = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Track and share presence (online/unavailable/offline). Off: nothing is stored and everyone reads as offline.',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server_name: Type.String({
@@ -130,6 +140,7 @@ export const ConfigSchema = Type.Object(
     database: Database,
     runtime: Runtime,
     registration: Registration,
+    presence: Presence,
     media: Media,
     limits: Type.Object(
       {

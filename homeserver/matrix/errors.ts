@@ -29,7 +29,9 @@ export type ErrCode =
   | 'M_UNAUTHORIZED'
   | 'M_UNKNOWN_POS'
   | 'M_NOT_YET_UPLOADED'
-  | 'M_CANNOT_OVERWRITE_MEDIA';
+  | 'M_CANNOT_OVERWRITE_MEDIA'
+  | 'M_INVALID_SIGNATURE'
+  | 'M_WRONG_ROOM_KEYS_VERSION';
 
 // A Record over the whole union: adding an ErrCode without a status is a compile error.
 const STATUS: Record<ErrCode, number> = {
@@ -60,6 +62,8 @@ const STATUS: Record<ErrCode, number> = {
   M_UNKNOWN_POS: 400,
   M_NOT_YET_UPLOADED: 504,
   M_CANNOT_OVERWRITE_MEDIA: 409,
+  M_INVALID_SIGNATURE: 400,
+  M_WRONG_ROOM_KEYS_VERSION: 403,
 };
 
 export class MatrixError extends Error {

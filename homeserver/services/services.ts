@@ -26,6 +26,8 @@ import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
+import { UserData, userDataHooks, userDataStreams } from './user-data/index.js';
+import { E2e } from './e2e/index.js';
 
 export interface Services {
   config: Config;
@@ -56,6 +58,10 @@ export interface Services {
   sync: SyncService;
   /** The per-user streams sync serves; the e2e and user-data services register theirs here. */
   syncStreams: ExternalStreams;
+  /** Account data, tags, filters, push rules, profile, presence and the user directory. */
+  userData: UserData;
+  /** End-to-end encryption: device/cross-signing keys, to-device messages, key backup; `e2e.sync` for sync. */
+  e2e: E2e;
   /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
   syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
   setPresenceFromSync?: (userId: string, presence: string) => Promise<void>;
@@ -92,6 +98,12 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
   const syncStreams: ExternalStreams = {};
   const syncDeps: SyncDeps = { db, store, cache, receipts, typing, notifier, streams: syncStreams };
   const sync = new SyncService(syncDeps);
+  const userData = new UserData({ config, db, pubsub: runtime.pubsub, log, accounts, users, input, cache });
+  Object.assign(syncStreams, userDataStreams(userData));
+  const e2e = new E2e({ db, pubsub: runtime.pubsub, accounts, serverName, log });
+  syncDeps.e2e = e2e.sync;
+  syncStreams.to_device = e2e.sync.toDevice;
+  syncStreams.device_lists = e2e.sync.deviceLists;
 
   return {
     config,
@@ -128,6 +140,9 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
     notifier,
     sync,
     syncStreams,
+    userData,
+    e2e,
+    ...userDataHooks(userData),
     async start() {
       await tokens.start();
       await users.start();

@@ -2,7 +2,11 @@ import pg from 'pg';
 
 /** Anything that runs SQL: the pool or an open transaction. Table modules accept either. */
 export interface Queryable {
-  query<R extends pg.QueryResultRow = Record<string, any>>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * `name` makes it a prepared statement on each connection (parsed and planned once): for the
+   * hot paths that run thousands of times a second with the same text.
+   */
+  query<R extends pg.QueryResultRow = Record<string, any>>(sql: string, params?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
 }
 
 export interface Tx extends Queryable {
@@ -44,12 +48,12 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   pool.on('error', () => {});
   return {
     connection,
-    query: (sql, params) => pool.query(sql, params as unknown[]),
+    query: (sql, params, name) => pool.query({ text: sql, values: params as unknown[], name }),
     async withTransaction(fn) {
       const client = await pool.connect();
       const after: (() => void)[] = [];
       const tx: Tx = {
-        query: (sql, params) => client.query(sql, params as unknown[]),
+        query: (sql, params, name) => client.query({ text: sql, values: params as unknown[], name }),
         afterCommit: (f) => void after.push(f),
       };
       try {

@@ -11,6 +11,11 @@ import { roomRoutes } from './rooms.js';
 import { versionRoutes } from './versions.js';
 import { syncRoutes } from './sync.js';
 import { ephemeralRoutes } from './ephemeral.js';
+import { e2eKeyRoutes } from './e2e-keys.js';
+import { keyBackupRoutes } from './key-backup.js';
+import { toDeviceRoutes } from './to-device.js';
+import { userDataRoutes } from './user-data.js';
+import { pushRuleRoutes } from './push-rules.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
   for (const routes of [
@@ -25,7 +30,12 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     directoryRoutes,
     syncRoutes,
     ephemeralRoutes,
+    userDataRoutes,
+    pushRuleRoutes,
     mediaRoutes,
+    e2eKeyRoutes,
+    toDeviceRoutes,
+    keyBackupRoutes,
   ]) {
     await routes(app);
   }

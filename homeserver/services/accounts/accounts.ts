@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db, Queryable } from '../../storage/db.js';
+import type { Db, Queryable, Tx } from '../../storage/db.js';
 import { MatrixError } from '../../matrix/errors.js';
 import { isValidUserLocalpart, makeUserId } from '../../matrix/ids.js';
 import { hashPassword, verifyPassword, DUMMY_HASH } from './password-hash.js';
@@ -29,6 +29,9 @@ export interface UserRow {
 
 export const MIN_PASSWORD_LENGTH = 8;
 
+/** Runs inside the transaction that deleted devices ('all': the account was deactivated). */
+export type DevicesDeletedObserver = (tx: Tx, userId: string, deviceIds: string[] | 'all') => Promise<void>;
+
 /** Users, their devices and the sessions (access tokens) those devices hold. */
 export class Accounts {
   constructor(
@@ -36,6 +39,13 @@ export class Accounts {
     readonly tokens: AccessTokenStore,
     private serverName: string,
   ) {}
+
+  private devicesDeleted: DevicesDeletedObserver[] = [];
+
+  /** E2E device lists observe device deletions (their keys go with the device). */
+  onDevicesDeleted(fn: DevicesDeletedObserver): void {
+    this.devicesDeleted.push(fn);
+  }
 
   userIdFor(localpart: string): string {
     return makeUserId(localpart, this.serverName);
@@ -126,6 +136,7 @@ export class Accounts {
       await tx.query('UPDATE hs_users SET deactivated = true, password_hash = NULL WHERE user_id = $1', [userId]);
       await this.tokens.revoke(userId, 'all', tx);
       await tx.query('DELETE FROM hs_devices WHERE user_id = $1', [userId]);
+      for (const fn of this.devicesDeleted) await fn(tx, userId, 'all');
     });
   }
 
@@ -157,6 +168,7 @@ export class Accounts {
     await this.db.withTransaction(async (tx) => {
       await this.tokens.revoke(userId, deviceIds, tx);
       await tx.query('DELETE FROM hs_devices WHERE user_id = $1 AND device_id = ANY($2)', [userId, deviceIds]);
+      for (const fn of this.devicesDeleted) await fn(tx, userId, deviceIds);
     });
   }
 

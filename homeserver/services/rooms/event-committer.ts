@@ -141,11 +141,18 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
   if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [] };
   // After the room rows (always locked first, in room order), so the two lock kinds cannot deadlock.
   await lockStream(tx, 'events');
+  // Events and their transaction ids in one statement: one round trip less per batch.
+  const withTxn = events.filter((e) => e.draft.txn);
   const { rows } = await tx.query<{ event_id: string; stream_ordering: number }>(
-    `INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id)
-     SELECT e, r, t, sk, s, ts, d, j, u, td, ti FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-       $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(e, r, t, sk, s, ts, d, j, u, td, ti, n)
-     ORDER BY n RETURNING event_id, stream_ordering`,
+    `WITH ins AS (
+       INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id)
+       SELECT e, r, t, sk, s, ts, d, j, u, td, ti FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+         $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(e, r, t, sk, s, ts, d, j, u, td, ti, n)
+       ORDER BY n RETURNING event_id, stream_ordering),
+     txns AS (
+       INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
+       SELECT *, $16::bigint FROM unnest($12::text[], $13::text[], $14::text[], $15::text[]) ON CONFLICT DO NOTHING)
+     SELECT event_id, stream_ordering FROM ins`,
     [
       events.map((e) => e.eventId),
       events.map((e) => e.pdu.room_id),
@@ -158,24 +165,15 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
       events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
       events.map((e) => e.draft.txn?.deviceId ?? null),
       events.map((e) => e.draft.txn?.txnId ?? null),
+      withTxn.map((e) => e.pdu.sender),
+      withTxn.map((e) => e.draft.txn!.deviceId),
+      withTxn.map((e) => e.draft.txn!.txnId),
+      withTxn.map((e) => e.eventId),
+      Date.now(),
     ],
+    'hs_events_insert_batch',
   );
   const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
-
-  const withTxn = events.filter((e) => e.draft.txn);
-  if (withTxn.length) {
-    await tx.query(
-      `INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING`,
-      [
-        withTxn.map((e) => e.pdu.sender),
-        withTxn.map((e) => e.draft.txn!.deviceId),
-        withTxn.map((e) => e.draft.txn!.txnId),
-        withTxn.map((e) => e.eventId),
-        withTxn.map(() => Date.now()),
-      ],
-    );
-  }
 
   // Current state and membership: the last event per key wins (one upsert may not touch a row twice).
   const latestState = new Map<string, BuiltEvent>();

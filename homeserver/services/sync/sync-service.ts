@@ -10,6 +10,7 @@ import { streamToken } from '../rooms/stream-token.js';
 import type { Receipts } from '../ephemeral/receipts.js';
 import type { Typing } from '../ephemeral/typing.js';
 import type { SyncNotifier } from './notifier.js';
+import type { E2eSync } from '../e2e/index.js';
 import { RoomTimelines } from './room-timelines.js';
 import type { StreamSource } from './stream-source.js';
 import { formatSyncToken, parseSyncToken, STREAM_NAMES, ZERO_POSITIONS, type StreamName, type SyncPositions } from './sync-token.js';
@@ -33,11 +34,8 @@ export interface SyncDeps {
   typing: Typing;
   notifier: SyncNotifier;
   streams: ExternalStreams;
-  /** device_one_time_keys_count and unused fallback key types, when the e2e service is wired. */
-  otkCounts?: (
-    userId: string,
-    deviceId: string,
-  ) => Promise<{ device_one_time_keys_count: Record<string, number>; device_unused_fallback_key_types?: string[] }>;
+  /** End-to-end encryption's sync parts (to-device, device lists, key counts), when wired. */
+  e2e?: E2eSync;
 }
 
 interface Membership {
@@ -168,10 +166,17 @@ export class SyncService {
     const globalData = (accountData as { global?: ClientEvent[] } | undefined)?.global;
     response.account_data = { events: (globalData ?? []).filter((e) => typeAllowed(filter?.account_data, e.type)) };
     response.presence = (await this.section('presence', requester, from, to, joinedIds)) ?? { events: [] };
-    response.to_device = (await this.section('to_device', requester, from, to, joinedIds)) ?? { events: [] };
-    const deviceLists = await this.section('device_lists', requester, from, to, joinedIds);
-    if (deviceLists) response.device_lists = deviceLists;
-    if (this.deps.otkCounts && requester.deviceId) Object.assign(response, await this.deps.otkCounts(userId, requester.deviceId));
+    const e2e = this.deps.e2e;
+    if (e2e) {
+      // At most a page of to-device messages per response; the token then stops at the last one
+      // delivered, so the next sync continues there (and acknowledges, i.e. deletes, what came before).
+      const toDevice = await e2e.toDevice.read(userId, requester.deviceId, from.to_device, to.to_device);
+      response.to_device = toDevice.section ?? { events: [] };
+      to.to_device = toDevice.position;
+      response.next_batch = formatSyncToken(to);
+      if (since) response.device_lists = await e2e.deviceListsSection(userId, from, to);
+      if (requester.deviceId) Object.assign(response, await e2e.otkCounts(userId, requester.deviceId));
+    }
     return response;
   }
 

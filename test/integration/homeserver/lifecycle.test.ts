@@ -71,7 +71,8 @@ describe('CLI', () => {
       CAUSEWAY__DATABASE__SCHEMA: db.schema,
       CAUSEWAY__SERVER_NAME: 'cli.test',
     };
-    const cli = (...args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env }).toString();
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: root, env }).toString();
     try {
       expect(cli('migrate')).toMatch(/Applied: hs\/0001/);
       expect(cli('create-user', 'root', '--password', 'root password', '--admin')).toContain('Created @root:cli.test (admin)');
@@ -81,7 +82,11 @@ describe('CLI', () => {
       expect(() => cli('create-user', 'Bad Name', '--password', 'root password')).toThrow();
       let stderr = '';
       try {
-        execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], { cwd: root, env: { ...env, CAUSEWAY__LISTEN__PORT: 'eighty' }, stdio: 'pipe' });
+        execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
+          cwd: root,
+          env: { ...env, CAUSEWAY__LISTEN__PORT: 'eighty' },
+          stdio: 'pipe',
+        });
       } catch (err) {
         stderr = String((err as { stderr: Buffer }).stderr);
       }
