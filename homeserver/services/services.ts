@@ -26,7 +26,7 @@ import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
-import { UserData, userDataHooks, userDataStreams } from './user-data/index.js';
+import { UserData, userDataHooks, userDataStreams, evaluatePushRules, type PushEvent } from './user-data/index.js';
 import { E2e } from './e2e/index.js';
 
 export interface Services {
@@ -100,6 +100,10 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
   const sync = new SyncService(syncDeps);
   const userData = new UserData({ config, db, pubsub: runtime.pubsub, log, accounts, users, input, cache });
   Object.assign(syncStreams, userDataStreams(userData));
+  syncDeps.notificationDecider = async (userId) => {
+    const ruleset = await userData.pushRules.ruleset(userId);
+    return (event, ctx) => evaluatePushRules(event as unknown as PushEvent, { ...ctx, ruleset });
+  };
   const e2e = new E2e({ db, pubsub: runtime.pubsub, accounts, serverName, log });
   syncDeps.e2e = e2e.sync;
   syncStreams.to_device = e2e.sync.toDevice;

@@ -91,20 +91,26 @@ export class RoomTimelines {
     return new Map(rows.map((r) => [r.event_id, r]));
   }
 
-  /** Unread counts after each room's read position: messages from others, and those mentioning the user. */
-  async unreadCounts(userId: string, localpart: string, readUpTo: Map<string, number>, roomIds: string[]) {
-    if (!roomIds.length) return new Map<string, { notification_count: number; highlight_count: number }>();
-    const { rows } = await this.db.query<{ room: string; n: number; h: number }>(
-      `SELECT x.room, c.n, c.h FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
-       JOIN LATERAL (
-         SELECT count(*)::int AS n,
-                count(*) FILTER (WHERE m.json LIKE '%' || $4 || '%' OR m.json LIKE '%' || $5 || '%')::int AS h
-         FROM (SELECT json FROM hs_events WHERE room_id = x.room AND stream_ordering > x.p AND sender <> $3
-               AND type IN ('m.room.message', 'm.room.encrypted', 'm.sticker') AND redacted_by IS NULL
-               ORDER BY stream_ordering DESC LIMIT 1000) m
-       ) c ON true`,
-      [roomIds, roomIds.map((r) => readUpTo.get(r) ?? 0), userId, userId, localpart],
+  /** Up to `cap` events per room after the user's read position, sent by others (for notification counts). */
+  async unreadEvents(
+    userId: string,
+    readUpTo: Map<string, number>,
+    roomIds: string[],
+    cap = 100,
+  ): Promise<Map<string, { json: string }[]>> {
+    const out = new Map<string, { json: string }[]>();
+    if (!roomIds.length) return out;
+    const { rows } = await this.db.query<{ room: string; json: string }>(
+      `SELECT x.room, m.json FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
+       JOIN LATERAL (SELECT json FROM hs_events WHERE room_id = x.room AND stream_ordering > x.p AND sender <> $3 AND redacted_by IS NULL
+                     ORDER BY stream_ordering DESC LIMIT $4) m ON true`,
+      [roomIds, roomIds.map((r) => readUpTo.get(r) ?? 0), userId, cap],
     );
-    return new Map(rows.map((r) => [r.room, { notification_count: r.n, highlight_count: r.h }]));
+    for (const r of rows) {
+      const list = out.get(r.room) ?? [];
+      list.push({ json: r.json });
+      out.set(r.room, list);
+    }
+    return out;
   }
 }

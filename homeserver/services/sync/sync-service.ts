@@ -12,6 +12,7 @@ import type { Typing } from '../ephemeral/typing.js';
 import type { SyncNotifier } from './notifier.js';
 import type { E2eSync } from '../e2e/index.js';
 import { RoomTimelines } from './room-timelines.js';
+import { countNotifications, type NotificationDecider, type UnreadEvent } from './notification-counts.js';
 import type { StreamSource } from './stream-source.js';
 import { formatSyncToken, parseSyncToken, STREAM_NAMES, ZERO_POSITIONS, type StreamName, type SyncPositions } from './sync-token.js';
 import { roomIncluded, timelineLimit, typeAllowed, type SyncFilter } from './sync-filter.js';
@@ -36,6 +37,8 @@ export interface SyncDeps {
   streams: ExternalStreams;
   /** End-to-end encryption's sync parts (to-device, device lists, key counts), when wired. */
   e2e?: E2eSync;
+  /** The user's push rules as a decision function (loaded once per sync), for unread counts. */
+  notificationDecider?: (userId: string) => Promise<NotificationDecider>;
 }
 
 interface Membership {
@@ -213,9 +216,9 @@ export class SyncService {
       this.timelines.latest(timelineRanges, limit),
       this.timelines.currentState(fullRooms),
     ]);
-    const localpart = userId.slice(1, userId.indexOf(':'));
-    const [readUpTo] = await Promise.all([this.deps.receipts.readUpTo(userId, roomIds)]);
-    const unread = await this.timelines.unreadCounts(userId, localpart, readUpTo, roomIds);
+    const readUpTo = await this.deps.receipts.readUpTo(userId, roomIds);
+    const unreadEvents = await this.timelines.unreadEvents(userId, readUpTo, roomIds);
+    const decide = this.deps.notificationDecider ? await this.deps.notificationDecider(userId) : undefined;
 
     // Timelines: newest-first rows → oldest-first events, limited when more than `limit` exist.
     const prepared = new Map<string, { events: EventRow[]; limited: boolean }>();
@@ -266,11 +269,17 @@ export class SyncService {
         state: { events: state },
         ephemeral: { events: ephemeral.filter((e) => typeAllowed(filter?.room?.ephemeral, (e as { type: string }).type)) },
         account_data: { events: (ctx.roomAccountData[roomId] ?? []).filter((e) => typeAllowed(filter?.room?.account_data, e.type)) },
-        unread_notifications: unread.get(roomId) ?? { notification_count: 0, highlight_count: 0 },
+        unread_notifications: await this.unreadNotifications(userId, roomId, unreadEvents.get(roomId) ?? [], decide),
         summary: await this.summary(roomId, userId),
       };
     }
     return out;
+  }
+
+  private async unreadNotifications(userId: string, roomId: string, events: UnreadEvent[], decide: NotificationDecider | undefined) {
+    const room = await this.deps.cache.get(roomId);
+    if (!room || !decide || !events.length) return { notification_count: 0, highlight_count: 0 };
+    return countNotifications(userId, room, events, decide);
   }
 
   private stateBeforeTimeline(

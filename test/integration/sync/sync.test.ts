@@ -108,6 +108,31 @@ describe('sync', () => {
     expect(stopped.rooms.join[room].ephemeral.events).toContainEqual({ type: 'm.typing', content: { user_ids: [] } });
   });
 
+  it("counts notifications and highlights with the user's push rules", async () => {
+    const room = (await call(p, alice, 'POST', '/_matrix/client/v3/createRoom', { preset: 'public_chat' })).body.room_id;
+    await call(p, bob, 'POST', R(room, '/join'), {});
+    await call(p, alice, 'POST', R(room, '/join'), {}); // a third party is not needed: 2 members makes it a 1:1 for the rules
+    await send(alice, room, 'plain');
+    await call(p, alice, 'PUT', R(room, `/send/m.room.message/mention${txn++}`), {
+      msgtype: 'm.text',
+      body: 'hey bob',
+      'm.mentions': { user_ids: [bob.userId] },
+    });
+    await call(p, alice, 'PUT', R(room, `/send/m.room.message/notice${txn++}`), { msgtype: 'm.notice', body: 'a bot notice' });
+    const counts = (await sync(bob)).rooms.join[room].unread_notifications;
+    expect(counts).toEqual({ notification_count: 2, highlight_count: 1 }); // .m.rule.suppress_notices silences the notice
+    // A user rule that mutes the room (override, no actions) brings it to zero.
+    expect(
+      (
+        await call(p, bob, 'PUT', `/_matrix/client/v3/pushrules/global/override/mute`, {
+          conditions: [{ kind: 'event_match', key: 'room_id', pattern: room }],
+          actions: [],
+        })
+      ).status,
+    ).toBe(200);
+    expect((await sync(bob)).rooms.join[room].unread_notifications).toEqual({ notification_count: 0, highlight_count: 0 });
+  });
+
   it('reports rooms the user left in the leave section', async () => {
     const room = (await call(p, alice, 'POST', '/_matrix/client/v3/createRoom', { preset: 'public_chat' })).body.room_id;
     await call(p, bob, 'POST', R(room, '/join'), {});
