@@ -173,10 +173,14 @@ export class SyncService {
     if (e2e) {
       // At most a page of to-device messages per response; the token then stops at the last one
       // delivered, so the next sync continues there (and acknowledges, i.e. deletes, what came before).
-      const toDevice = await e2e.toDevice.read(userId, requester.deviceId, from.to_device, to.to_device);
-      response.to_device = toDevice.section ?? { events: [] };
-      to.to_device = toDevice.position;
-      response.next_batch = formatSyncToken(to);
+      // Nothing new for any device since the token: no read (acknowledging waits for the next one).
+      if (from.to_device === to.to_device && since) response.to_device = { events: [] };
+      else {
+        const toDevice = await e2e.toDevice.read(userId, requester.deviceId, from.to_device, to.to_device);
+        response.to_device = toDevice.section ?? { events: [] };
+        to.to_device = toDevice.position;
+        response.next_batch = formatSyncToken(to);
+      }
       if (since) response.device_lists = await e2e.deviceListsSection(userId, from, to);
       if (requester.deviceId) Object.assign(response, await e2e.otkCounts(userId, requester.deviceId));
     }
