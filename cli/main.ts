@@ -14,6 +14,9 @@ Commands:
   migrate                    Apply database migrations and exit.
   create-user <localpart>    Create an account. Options: --password <pw> (or CAUSEWAY_PASSWORD), --admin
   generate-config            Print an example config (or write it with --output <file>).
+  appservice-add <file>      Validate and add an appservice registration YAML at runtime.
+  appservice-remove <id>     Remove an appservice added at runtime.
+  appservice-list            List appservice registrations (config files and runtime).
 
 Options:
   -c, --config <file>        YAML config file (default: ./causeway.yaml if present). Environment
@@ -76,6 +79,34 @@ async function main(argv: string[]): Promise<number> {
       const text = renderExampleConfig(ConfigSchema, 'Causeway configuration.\nEvery key is optional; the values shown are the defaults.');
       if (values.output) writeFileSync(values.output, text);
       else process.stdout.write(text);
+      return 0;
+    }
+    case 'appservice-add': {
+      if (!rest[0]) {
+        process.stderr.write('appservice-add needs a registration file\n');
+        return 2;
+      }
+      const { appserviceAdd } = await import('./appservices.js');
+      const reg = await appserviceAdd(config(), rest[0]);
+      process.stdout.write(`Added appservice ${reg.id}\n`);
+      return 0;
+    }
+    case 'appservice-remove': {
+      if (!rest[0]) {
+        process.stderr.write('appservice-remove needs an appservice id\n');
+        return 2;
+      }
+      const { appserviceRemove } = await import('./appservices.js');
+      if (!(await appserviceRemove(config(), rest[0]))) {
+        process.stderr.write(`No appservice ${rest[0]} was added at runtime\n`);
+        return 1;
+      }
+      process.stdout.write(`Removed appservice ${rest[0]}\n`);
+      return 0;
+    }
+    case 'appservice-list': {
+      const { appserviceList } = await import('./appservices.js');
+      for (const r of await appserviceList(config())) process.stdout.write(`${r.id}\t${r.sender}\t${r.url ?? '-'}\t${r.source}\n`);
       return 0;
     }
     default:

@@ -129,6 +129,18 @@ const Presence = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+const Appservices = Type.Object(
+  {
+    registration_files: Type.Array(Type.String(), {
+      default: [],
+      description:
+        'Application-service registration YAML files (the format Synapse and the bridges generate). ' +
+        'More can be added at runtime with `causeway appservice-add` or the admin API.',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server_name: Type.String({
@@ -142,6 +154,7 @@ export const ConfigSchema = Type.Object(
     registration: Registration,
     presence: Presence,
     media: Media,
+    appservices: Appservices,
     limits: Type.Object(
       {
         max_request_bytes: Type.Integer({ minimum: 1024, default: 1_048_576, description: 'Largest JSON request body.' }),

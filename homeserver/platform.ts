@@ -8,6 +8,7 @@ import { createServices, type Services } from './services/services.js';
 import { loadOrCreateSigningKey } from './services/signing-keys.js';
 import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
+import { Registry } from '../appservice-api/registry.js';
 
 export interface Platform {
   app: FastifyInstance;
@@ -41,7 +42,15 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
       ? createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix })
       : createRuntime({ transport: 'memory' });
   const signingKey = await loadOrCreateSigningKey(db);
-  const services = createServices({ config, db, runtime, log, signingKey });
+  const appservices = new Registry({
+    db,
+    pubsub: runtime.pubsub,
+    serverName: config.server_name,
+    registrationFiles: config.appservices.registration_files,
+    log,
+  });
+  await appservices.start();
+  const services = createServices({ config, db, runtime, log, signingKey, appservices });
   await services.start();
   const app = await buildApp(services);
   let closed = false;
@@ -64,6 +73,7 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
         clearInterval(sweeper);
       }
       await services.drain();
+      await appservices.stop();
       await runtime.close();
       if (!opts.db) await db.close();
     },

@@ -21,6 +21,7 @@ import { RoomReads } from './rooms/room-reads.js';
 import { RoomStateCache } from './rooms/room-state-cache.js';
 import type { RoomsContext } from './rooms/rooms-context.js';
 import type { Requester } from './requester.js';
+import type { AppserviceRegistry } from './appservices/registry-port.js';
 
 import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
@@ -62,6 +63,8 @@ export interface Services {
   userData: UserData;
   /** End-to-end encryption: device/cross-signing keys, to-device messages, key backup; `e2e.sync` for sync. */
   e2e: E2e;
+  /** Application-service registrations (implemented by appservice-api, given by the composition root). */
+  appservices?: AppserviceRegistry;
   /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
   syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
   setPresenceFromSync?: (userId: string, presence: string) => Promise<void>;
@@ -71,11 +74,18 @@ export interface Services {
   drain(): Promise<void>;
 }
 
-export function createServices(deps: { config: Config; db: Db; runtime: Runtime; log: Logger; signingKey: SigningKey }): Services {
-  const { config, db, runtime, log, signingKey } = deps;
+export function createServices(deps: {
+  config: Config;
+  db: Db;
+  runtime: Runtime;
+  log: Logger;
+  signingKey: SigningKey;
+  appservices?: AppserviceRegistry;
+}): Services {
+  const { config, db, runtime, log, signingKey, appservices } = deps;
   const serverName = config.server_name;
   const tokens = new AccessTokenStore(db, runtime.pubsub);
-  const accounts = new Accounts(db, tokens, serverName);
+  const accounts = new Accounts(db, tokens, serverName, appservices);
   const users = new UserCache(accounts, runtime.pubsub);
   const cache = new RoomStateCache(db);
   const store = new EventStore(db);
@@ -91,7 +101,7 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
   });
   const input = new RoomInput(cache, committer, { serverName, key: signingKey }, log);
   const ctx: RoomsContext = { db, serverName, input, store, cache, accounts };
-  const aliases = new Aliases(ctx);
+  const aliases = new Aliases(ctx, appservices);
   const typing = new Typing(db, runtime.pubsub, cache);
   const receipts = new Receipts(db, runtime.pubsub, cache, store);
   const notifier = new SyncNotifier(runtime.pubsub);
@@ -146,6 +156,7 @@ export function createServices(deps: { config: Config; db: Db; runtime: Runtime;
     syncStreams,
     userData,
     e2e,
+    appservices,
     ...userDataHooks(userData),
     async start() {
       await tokens.start();

@@ -15,6 +15,8 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     ...(d.last_seen_ip !== null ? { last_seen_ip: d.last_seen_ip } : {}),
   });
 
+  const msc4190Appservice = (id: string | undefined) => (id ? app.services.appservices?.byId(id)?.msc4190 === true : false);
+
   /** `GET /_matrix/client/v3/devices` */
   clientRoute(app, 'GET', '/_matrix/client/v3/devices', {}, async (req) => ({
     devices: (await accounts.listDevices(req.requester.userId)).map(view),
@@ -36,7 +38,11 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const { deviceId } = req.params as { deviceId: string };
       const name = (req.body as { display_name?: string }).display_name;
-      if (!(await accounts.updateDevice(req.requester.userId, deviceId, name ?? null))) throw MatrixError.notFound('Device not found');
+      if (await accounts.updateDevice(req.requester.userId, deviceId, name ?? null)) return {};
+      // MSC4190: an appservice with io.element.msc4190 creates its users' devices with this PUT.
+      const as = req.requester.appserviceId ? app.services.appservices?.byId(req.requester.appserviceId) : undefined;
+      if (!as?.msc4190) throw MatrixError.notFound('Device not found');
+      await accounts.createDevice(req.requester.userId, deviceId, name ?? null);
       return {};
     },
   );
@@ -55,12 +61,14 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const { deviceId } = req.params as { deviceId: string };
       if (!(await accounts.getDevice(req.requester.userId, deviceId))) throw MatrixError.notFound('Device not found');
-      await uia.require(
-        `devices/delete`,
-        (req.body as { auth?: Record<string, unknown> } | undefined)?.auth,
-        PASSWORD_FLOWS,
-        req.requester.userId,
-      );
+      // MSC4190: appservices delete their users' devices without UIA.
+      if (!msc4190Appservice(req.requester.appserviceId))
+        await uia.require(
+          `devices/delete`,
+          (req.body as { auth?: Record<string, unknown> } | undefined)?.auth,
+          PASSWORD_FLOWS,
+          req.requester.userId,
+        );
       await accounts.deleteDevices(req.requester.userId, [deviceId]);
       return {};
     },
@@ -78,7 +86,8 @@ export async function deviceRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const body = req.body as { devices: string[]; auth?: Record<string, unknown> };
-      await uia.require('devices/delete', body.auth, PASSWORD_FLOWS, req.requester.userId);
+      if (!msc4190Appservice(req.requester.appserviceId))
+        await uia.require('devices/delete', body.auth, PASSWORD_FLOWS, req.requester.userId);
       await accounts.deleteDevices(req.requester.userId, body.devices);
       return {};
     },

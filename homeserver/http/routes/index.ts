@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { accountRoutes } from './account.js';
+import { appserviceAdminRoutes } from './appservices-admin.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { loginRoutes } from './login.js';
@@ -36,6 +37,7 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     e2eKeyRoutes,
     toDeviceRoutes,
     keyBackupRoutes,
+    appserviceAdminRoutes,
   ]) {
     await routes(app);
   }

@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { MatrixError } from '../../matrix/errors.js';
 import { clientRoute } from './client-route.js';
+import { appserviceOf } from '../auth.js';
 
 const LoginBody = Type.Object({
   type: Type.String(),
@@ -17,11 +18,14 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
 
   /** `GET /_matrix/client/v3/login` — the login flows this server supports. */
-  clientRoute(app, 'GET', '/_matrix/client/v3/login', { auth: false }, async () => ({ flows: [{ type: 'm.login.password' }] }));
+  clientRoute(app, 'GET', '/_matrix/client/v3/login', { auth: false }, async () => ({
+    flows: [{ type: 'm.login.password' }, { type: 'm.login.application_service' }],
+  }));
 
   /** `POST /_matrix/client/v3/login` — password login; rate limited per address and per account. */
   clientRoute(app, 'POST', '/_matrix/client/v3/login', { auth: false, schema: { body: LoginBody } }, async (req) => {
     const body = req.body as typeof LoginBody.static;
+    if (body.type === 'm.login.application_service') return appserviceLogin(body, req);
     app.limiter.take('login', req.ip);
     if (body.type !== 'm.login.password') throw new MatrixError('M_UNKNOWN', `Unknown login type ${body.type}`, 400);
     if (body.identifier && body.identifier.type !== 'm.id.user')
@@ -44,6 +48,35 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       well_known: { 'm.homeserver': { base_url: services.config.public_baseurl } },
     };
   });
+
+  /** `m.login.application_service`: the appservice logs in one of its users (a new device and token). */
+  async function appserviceLogin(body: typeof LoginBody.static, req: FastifyRequest) {
+    const as = appserviceOf(services, req);
+    if (as.rateLimited) app.limiter.take('login', req.ip);
+    if (as.msc4190) throw MatrixError.forbidden('This appservice uses MSC4190 device management and may not log in users');
+    if (body.identifier && body.identifier.type !== 'm.id.user')
+      throw new MatrixError('M_UNKNOWN', `Unsupported identifier type ${body.identifier.type}`, 400);
+    const user = body.identifier?.user ?? body.user;
+    if (!user) throw MatrixError.missingParam('identifier.user is required');
+    const userId = user.startsWith('@') ? user : services.accounts.userIdFor(user);
+    if (!services.appservices!.ownsUser(as, userId))
+      throw MatrixError.forbidden('User is not in the namespace of this application service');
+    const existing = await services.accounts.getUser(userId);
+    if (!existing) throw MatrixError.forbidden('Invalid username or password');
+    if (existing.deactivated) throw new MatrixError('M_USER_DEACTIVATED', 'This account has been deactivated');
+    const session = await services.accounts.createSession(userId, {
+      deviceId: body.device_id,
+      displayName: body.initial_device_display_name,
+      ip: req.ip,
+    });
+    return {
+      user_id: session.userId,
+      access_token: session.accessToken,
+      device_id: session.deviceId,
+      home_server: services.serverName,
+      well_known: { 'm.homeserver': { base_url: services.config.public_baseurl } },
+    };
+  }
 
   /** `POST /_matrix/client/v3/logout` — ends this session and deletes its device. */
   clientRoute(app, 'POST', '/_matrix/client/v3/logout', {}, async (req) => {

@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { MatrixError } from '../../matrix/errors.js';
 import { clientRoute } from './client-route.js';
+import { appserviceOf } from '../auth.js';
 
 const RegisterBody = Type.Object({
+  type: Type.Optional(Type.String()),
   auth: Type.Optional(Type.Object({ type: Type.Optional(Type.String()), session: Type.Optional(Type.String()) })),
   username: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
@@ -28,6 +30,24 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const body = (req.body ?? {}) as typeof RegisterBody.static;
       if ((req.query as { kind?: string }).kind === 'guest') throw new MatrixError('M_GUEST_ACCESS_FORBIDDEN', 'Guest access is disabled');
+      // Appservice ghosts: as_token, no password, no UIA, no rate limit, works with registration closed;
+      // only names in the appservice's namespaces (M_EXCLUSIVE otherwise, checked by Accounts).
+      if (body.type === 'm.login.application_service' || body.auth?.type === 'm.login.application_service') {
+        const as = appserviceOf(services, req);
+        if (!body.username) throw MatrixError.missingParam('username is required');
+        if (as.msc4190 && !body.inhibit_login)
+          throw MatrixError.invalidParam('This appservice uses MSC4190 device management: set inhibit_login to true');
+        const result = await accounts.register({
+          localpart: body.username,
+          appserviceId: as.id,
+          device: body.inhibit_login ? undefined : { deviceId: body.device_id, displayName: body.initial_device_display_name, ip: req.ip },
+        });
+        return {
+          user_id: result.userId,
+          home_server: services.serverName,
+          ...(result.session ? { access_token: result.session.accessToken, device_id: result.session.deviceId } : {}),
+        };
+      }
       if (!config.registration.enabled) throw MatrixError.forbidden('Registration has been disabled');
       app.limiter.take('register', req.ip);
       const localpart = body.username?.toLowerCase() ?? randomLocalpart();

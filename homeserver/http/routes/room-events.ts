@@ -3,9 +3,15 @@ import { Type } from '@sinclair/typebox';
 import { MatrixError } from '../../matrix/errors.js';
 import { clientRoute } from './client-route.js';
 import { roomIdOf } from './rooms.js';
+import { isRateLimited } from '../auth.js';
+import type { Requester } from '../../services/requester.js';
 
 const Content = Type.Object({}, { additionalProperties: true });
 const EventType = Type.String({ minLength: 1, maxLength: 255 });
+/** `ts`: an appservice's timestamp override (spec: "Timestamp massaging"); ignored for everyone else. */
+const TsQuery = Type.Object({ ts: Type.Optional(Type.Integer({ minimum: 0 })) });
+const tsOf = (requester: Requester, query: unknown): number | undefined =>
+  requester.appserviceId ? (query as { ts?: number } | undefined)?.ts : undefined;
 
 export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
   const { rooms } = app.services;
@@ -19,12 +25,20 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         params: Type.Object({ roomId: Type.String(), eventType: EventType, txnId: Type.String({ minLength: 1, maxLength: 255 }) }),
         body: Content,
+        querystring: TsQuery,
       },
     },
     async (req) => {
       const { eventType, txnId } = req.params as { eventType: string; txnId: string };
-      app.limiter.take('send', req.requester.userId);
-      const eventId = await rooms.messaging.send(req.requester, roomIdOf(req), eventType, req.body as Record<string, unknown>, txnId);
+      if (isRateLimited(app.services, req.requester)) app.limiter.take('send', req.requester.userId);
+      const eventId = await rooms.messaging.send(
+        req.requester,
+        roomIdOf(req),
+        eventType,
+        req.body as Record<string, unknown>,
+        txnId,
+        tsOf(req.requester, req.query),
+      );
       return { event_id: eventId };
     },
   );
@@ -35,7 +49,7 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
     const path = `/_matrix/client/v3/rooms/:roomId/state/:eventType${suffix}`;
 
     /** `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}` */
-    clientRoute(app, 'PUT', path, { schema: { params: stateParams, body: Content } }, async (req) => {
+    clientRoute(app, 'PUT', path, { schema: { params: stateParams, body: Content, querystring: TsQuery } }, async (req) => {
       const { eventType, stateKey } = req.params as { eventType: string; stateKey?: string };
       const eventId = await rooms.messaging.setState(
         req.requester,
@@ -43,6 +57,7 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
         eventType,
         stateKey ?? '',
         req.body as Record<string, unknown>,
+        tsOf(req.requester, req.query),
       );
       return { event_id: eventId };
     });
@@ -88,7 +103,7 @@ export async function roomEventRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const { eventId, txnId } = req.params as { eventId: string; txnId: string };
-      app.limiter.take('send', req.requester.userId);
+      if (isRateLimited(app.services, req.requester)) app.limiter.take('send', req.requester.userId);
       const reason = (req.body as { reason?: string } | undefined)?.reason;
       return { event_id: await rooms.messaging.redact(req.requester, roomIdOf(req), eventId, reason, txnId) };
     },

@@ -4,6 +4,7 @@ import { MatrixError } from '../../matrix/errors.js';
 import { isValidUserLocalpart, makeUserId } from '../../matrix/ids.js';
 import { hashPassword, verifyPassword, DUMMY_HASH } from './password-hash.js';
 import type { AccessTokenStore } from './access-tokens.js';
+import type { AppserviceRegistry } from '../appservices/registry-port.js';
 
 export interface Session {
   userId: string;
@@ -38,6 +39,7 @@ export class Accounts {
     private db: Db,
     readonly tokens: AccessTokenStore,
     private serverName: string,
+    private appservices?: AppserviceRegistry,
   ) {}
 
   private devicesDeleted: DevicesDeletedObserver[] = [];
@@ -51,13 +53,31 @@ export class Accounts {
     return makeUserId(localpart, this.serverName);
   }
 
-  /** Validates a localpart for a new account; M_INVALID_USERNAME / M_USER_IN_USE as the spec says. */
-  async checkAvailable(localpart: string): Promise<string> {
+  /**
+   * Validates a localpart for a new account; M_INVALID_USERNAME / M_USER_IN_USE as the spec says, and
+   * M_EXCLUSIVE when an appservice other than `appserviceId` holds the name (or, for an appservice,
+   * when the name is outside its own namespaces).
+   */
+  async checkAvailable(localpart: string, appserviceId?: string): Promise<string> {
     if (!isValidUserLocalpart(localpart)) throw new MatrixError('M_INVALID_USERNAME', 'User ID may only contain a-z, 0-9, and ._=-/+');
     const userId = this.userIdFor(localpart);
     if (Buffer.byteLength(userId) > 255) throw new MatrixError('M_INVALID_USERNAME', 'User ID is too long');
+    this.checkExclusive(userId, appserviceId);
     if (await this.getUser(userId)) throw new MatrixError('M_USER_IN_USE', 'User ID already taken.');
     return userId;
+  }
+
+  /** M_EXCLUSIVE unless the user is outside every exclusive namespace or belongs to `appserviceId`. */
+  checkExclusive(userId: string, appserviceId?: string): void {
+    if (!this.appservices) return;
+    if (appserviceId !== undefined) {
+      const as = this.appservices.byId(appserviceId);
+      if (!as || !this.appservices.ownsUser(as, userId))
+        throw new MatrixError('M_EXCLUSIVE', 'User ID is not in the namespace of this application service');
+      return;
+    }
+    if (this.appservices.exclusiveOwnerOfUser(userId))
+      throw new MatrixError('M_EXCLUSIVE', 'User ID is reserved by an application service');
   }
 
   async getUser(userId: string, q: Queryable = this.db): Promise<UserRow | undefined> {
@@ -74,7 +94,7 @@ export class Accounts {
     displayName?: string;
     device?: NewDevice;
   }): Promise<{ userId: string; session?: Session }> {
-    const userId = await this.checkAvailable(opts.localpart);
+    const userId = await this.checkAvailable(opts.localpart, opts.appserviceId);
     if (opts.password !== undefined) checkPasswordStrength(opts.password);
     const hash = opts.password !== undefined ? await hashPassword(opts.password) : null;
     return this.db.withTransaction(async (tx) => {
@@ -97,6 +117,7 @@ export class Accounts {
   }
 
   async loginWithPassword(userId: string, password: string, device: NewDevice): Promise<Session> {
+    this.checkExclusive(userId);
     const user = await this.checkPassword(userId, password);
     if (!user) {
       const existing = await this.getUser(userId);
@@ -120,6 +141,15 @@ export class Accounts {
     const localpart = userId.slice(1, userId.indexOf(':'));
     const accessToken = await this.tokens.issue({ userId, deviceId }, localpart, q);
     return { userId, deviceId, accessToken };
+  }
+
+  /** A device without an access token (MSC4190: appservices create their users' devices). */
+  async createDevice(userId: string, deviceId: string, displayName: string | null): Promise<void> {
+    await this.db.query(
+      `INSERT INTO hs_devices (user_id, device_id, display_name, last_seen_ts, created_ts) VALUES ($1,$2,$3,$4,$4)
+       ON CONFLICT (user_id, device_id) DO NOTHING`,
+      [userId, deviceId, displayName, Date.now()],
+    );
   }
 
   async changePassword(userId: string, newPassword: string, logoutOthers: boolean, keepDeviceId: string | undefined) {

@@ -7,6 +7,8 @@ export interface Namespace {
   exclusive: boolean;
   /** Anchored to the whole string when matching (as Synapse does). */
   regex: RegExp;
+  /** The regex as written in the registration file (unanchored). */
+  source?: string;
 }
 
 export interface AppserviceRegistration {
@@ -23,6 +25,8 @@ export interface AppserviceRegistration {
   receiveEphemeral: boolean;
   /** MSC3202: device list changes and one-time-key counts in transactions; device masquerading. */
   msc3202: boolean;
+  /** MSC4190 (io.element.msc4190): the appservice creates and deletes its users' devices itself. */
+  msc4190?: boolean;
 }
 
 export interface AppserviceRegistry {
@@ -36,4 +40,10 @@ export interface AppserviceRegistry {
   /** Whether the user is the appservice's sender or in one of its user namespaces. */
   ownsUser(as: AppserviceRegistration, userId: string): boolean;
   onChange(listener: () => void): () => void;
+  /** Whether the registration was added at runtime (admin API / CLI) rather than from a config file. */
+  isRuntime?(id: string): boolean;
+  /** Validates and stores a registration document (parsed YAML) at runtime; rejects with M_INVALID_PARAM naming the field. */
+  add?(document: unknown): Promise<AppserviceRegistration>;
+  /** Removes a runtime registration; false when there is none with that id. */
+  remove?(id: string): Promise<boolean>;
 }

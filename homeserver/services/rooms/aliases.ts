@@ -3,13 +3,24 @@ import { parseRoomAlias, parseRoomId, serverNameOf } from '../../matrix/ids.js';
 import { userLevel, eventLevelRequired } from '../../matrix/power-levels.js';
 import type { Requester } from '../requester.js';
 import type { RoomsContext } from './rooms-context.js';
+import type { AppserviceRegistry } from '../appservices/registry-port.js';
 
 /**
  * Room aliases (spec: "Room aliases", /directory/room/{roomAlias}). Create and delete share the
  * checks here so the two can never drift apart.
  */
 export class Aliases {
-  constructor(private ctx: RoomsContext) {}
+  constructor(
+    private ctx: RoomsContext,
+    private appservices?: AppserviceRegistry,
+  ) {}
+
+  /** M_EXCLUSIVE when an appservice other than the requester's holds the alias in an exclusive namespace. */
+  private checkExclusive(requester: Requester, alias: string): void {
+    const owner = this.appservices?.exclusiveOwnerOfAlias(alias);
+    if (owner && owner.id !== requester.appserviceId)
+      throw new MatrixError('M_EXCLUSIVE', 'Room alias is reserved by an application service');
+  }
 
   async resolve(aliasText: string): Promise<{ room_id: string; servers: string[] }> {
     const alias = parseRoomAlias(aliasText);
@@ -18,9 +29,10 @@ export class Aliases {
     return { room_id: rows[0].room_id, servers: [this.ctx.serverName] };
   }
 
-  async checkAvailable(_requester: Requester, aliasText: string): Promise<string> {
+  async checkAvailable(requester: Requester, aliasText: string): Promise<string> {
     const alias = parseRoomAlias(aliasText);
     if (serverNameOf(alias) !== this.ctx.serverName) throw MatrixError.invalidParam('Room alias must be on this server');
+    this.checkExclusive(requester, alias);
     const { rows } = await this.ctx.db.query('SELECT 1 FROM hs_room_aliases WHERE alias = $1', [alias]);
     if (rows.length) throw new MatrixError('M_ROOM_IN_USE', 'Room alias already taken');
     return alias;
@@ -30,6 +42,7 @@ export class Aliases {
     const alias = parseRoomAlias(aliasText);
     const roomId = parseRoomId(roomIdText);
     if (serverNameOf(alias) !== this.ctx.serverName) throw MatrixError.invalidParam('Room alias must be on this server');
+    this.checkExclusive(requester, alias);
     const room = await this.ctx.cache.get(roomId);
     if (!room) throw MatrixError.notFound('Unknown room');
     if (!opts.skipMembershipCheck && !requester.isAdmin && room.membershipOf(requester.userId) !== 'join')
@@ -50,6 +63,7 @@ export class Aliases {
     );
     const row = rows[0];
     if (!row) throw MatrixError.notFound(`Room alias ${alias} not found`);
+    this.checkExclusive(requester, alias);
     if (row.creator !== requester.userId && !requester.isAdmin) {
       // Room moderators who may change the canonical alias may also remove aliases.
       const room = await this.ctx.cache.get(row.room_id);
