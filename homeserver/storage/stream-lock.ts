@@ -8,5 +8,5 @@ import type { Queryable } from './db.js';
  * across every process (what Synapse achieves with a single writer per stream).
  */
 export async function lockStream(tx: Queryable, stream: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`stream:${stream}`], 'stream_lock');
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`stream:${stream}`]);
 }

@@ -171,7 +171,6 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
       withTxn.map((e) => e.eventId),
       Date.now(),
     ],
-    'hs_events_insert_batch',
   );
   const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
 

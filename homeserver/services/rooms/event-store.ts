@@ -99,7 +99,6 @@ export class EventStore {
       `SELECT k.u, k.d, k.x, t.event_id FROM unnest($1::text[], $2::text[], $3::text[]) AS k(u, d, x)
        JOIN LATERAL (SELECT event_id FROM hs_event_txns WHERE user_id = k.u AND device_id = k.d AND txn_id = k.x) t ON true`,
       [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2])],
-      'hs_event_txns_lookup',
     );
     return new Map(rows.map((r) => [`${r.u}\u0000${r.d}\u0000${r.x}`, r.event_id]));
   }
