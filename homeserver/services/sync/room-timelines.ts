@@ -91,7 +91,11 @@ export class RoomTimelines {
     return new Map(rows.map((r) => [r.event_id, r]));
   }
 
-  /** Up to `cap` events per room after the user's read position, sent by others (for notification counts). */
+  /**
+   * Up to `cap` events per room after the user's read position, sent by others (for notification
+   * counts). Other users' membership changes are left out: the default `.m.rule.member_event`
+   * never notifies for them, and in busy rooms they would dominate the evaluation cost.
+   */
   async unreadEvents(
     userId: string,
     readUpTo: Map<string, number>,
@@ -103,6 +107,7 @@ export class RoomTimelines {
     const { rows } = await this.db.query<{ room: string; json: string }>(
       `SELECT x.room, m.json FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
        JOIN LATERAL (SELECT json FROM hs_events WHERE room_id = x.room AND stream_ordering > x.p AND sender <> $3 AND redacted_by IS NULL
+                       AND (type <> 'm.room.member' OR state_key = $3)
                      ORDER BY stream_ordering DESC LIMIT $4) m ON true`,
       [roomIds, roomIds.map((r) => readUpTo.get(r) ?? 0), userId, cap],
     );

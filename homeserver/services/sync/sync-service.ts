@@ -181,7 +181,15 @@ export class SyncService {
         to.to_device = toDevice.position;
         response.next_batch = formatSyncToken(to);
       }
-      if (since) response.device_lists = await e2e.deviceListsSection(userId, from, to);
+      // Device lists change with key uploads (their own stream) and with shared-room membership;
+      // when neither moved, the answer is empty without a query.
+      if (since) {
+        const keysMoved = from.device_lists !== to.device_lists;
+        response.device_lists =
+          keysMoved || membershipMayHaveChanged(join, invite, leave, newlyJoined)
+            ? await e2e.deviceListsSection(userId, from, to)
+            : { changed: [], left: [] };
+      }
       if (requester.deviceId) Object.assign(response, await e2e.otkCounts(userId, requester.deviceId));
     }
     return response;
@@ -390,6 +398,25 @@ export class SyncService {
     }
     return out;
   }
+}
+
+/** Whether a response may carry membership changes of rooms the user shares (which move device lists). */
+function membershipMayHaveChanged(
+  join: Record<string, unknown>,
+  invite: Record<string, unknown>,
+  leave: Record<string, unknown>,
+  newlyJoined: Set<string>,
+): boolean {
+  if (Object.keys(invite).length || Object.keys(leave).length || newlyJoined.size) return true;
+  for (const room of Object.values(join) as {
+    timeline: { limited: boolean; events: { type: string }[] };
+    state: { events: { type: string }[] };
+  }[]) {
+    if (room.timeline.limited) return true;
+    if (room.timeline.events.some((e) => e.type === 'm.room.member') || room.state.events.some((e) => e.type === 'm.room.member'))
+      return true;
+  }
+  return false;
 }
 
 function hasContent(r: Record<string, unknown>): boolean {
