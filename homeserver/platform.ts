@@ -9,9 +9,12 @@ import { loadOrCreateSigningKey } from './services/signing-keys.js';
 import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
 import { Registry } from '../appservice-api/registry.js';
+import { AppserviceDelivery } from '../appservice-api/delivery/delivery.js';
 
 export interface Platform {
   app: FastifyInstance;
+  /** Appservice delivery (absent when no registry is wired). */
+  delivery?: AppserviceDelivery;
   services: Services;
   db: Db;
   runtime: Runtime;
@@ -52,10 +55,19 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
   await appservices.start();
   const services = createServices({ config, db, runtime, log, signingKey, appservices });
   await services.start();
+  // Appservice delivery: one loop per registration with a url, leased per appservice (see delivery.ts).
+  const delivery = services.appservices
+    ? new AppserviceDelivery({ db, pubsub: runtime.pubsub, registry: services.appservices, serverName: config.server_name, log })
+    : undefined;
+  if (delivery) {
+    services.appserviceDelivery = delivery;
+    await delivery.start();
+  }
   const app = await buildApp(services);
   let closed = false;
   return {
     app,
+    delivery,
     services,
     db,
     runtime,
@@ -73,6 +85,7 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
         clearInterval(sweeper);
       }
       await services.drain();
+      await delivery?.stop();
       await appservices.stop();
       await runtime.close();
       if (!opts.db) await db.close();

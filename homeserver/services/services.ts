@@ -22,6 +22,7 @@ import { RoomStateCache } from './rooms/room-state-cache.js';
 import type { RoomsContext } from './rooms/rooms-context.js';
 import type { Requester } from './requester.js';
 import type { AppserviceRegistry } from './appservices/registry-port.js';
+import type { AppserviceDeliveryPort } from './appservices/delivery-port.js';
 
 import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
@@ -65,6 +66,8 @@ export interface Services {
   e2e: E2e;
   /** Application-service registrations (implemented by appservice-api, given by the composition root). */
   appservices?: AppserviceRegistry;
+  /** Appservice queries and ping (appservice-api/delivery, set by the composition root when it runs). */
+  appserviceDelivery?: AppserviceDeliveryPort;
   /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
   syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
   setPresenceFromSync?: (userId: string, presence: string) => Promise<void>;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { accountRoutes } from './account.js';
 import { appserviceAdminRoutes } from './appservices-admin.js';
+import { appservicePingRoutes } from './appservice-ping.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { loginRoutes } from './login.js';
@@ -38,6 +39,7 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     toDeviceRoutes,
     keyBackupRoutes,
     appserviceAdminRoutes,
+    appservicePingRoutes,
   ]) {
     await routes(app);
   }

@@ -1,0 +1,595 @@
+import pg from 'pg';
+import type { AppserviceRegistration, AppserviceRegistry } from '../../homeserver/services/appservices/registry-port.js';
+import type { Db } from '../../homeserver/storage/db.js';
+import type { PubSub } from '../../homeserver/runtime/ports.js';
+import type { Logger } from '../../homeserver/runtime/logger.js';
+import { ROOM_EVENTS_TOPIC } from '../../homeserver/services/sync/notifier.js';
+import { STREAM_TOPIC, type StreamWakeUp } from '../../homeserver/services/sync/stream-source.js';
+import { EVENT_COLUMNS, EVENT_JOINS, toClientEvent, type EventRow } from '../../homeserver/services/rooms/client-event.js';
+import { transportFor, type AppserviceTransport, type TransactionBody, TransportError } from '../transports/transport.js';
+import { InterestMatcher, loadRoomFacts, type CandidateEvent } from './interest.js';
+import { DeliveryMetrics } from './metrics.js';
+
+export interface DeliveryOptions {
+  db: Db;
+  pubsub: PubSub;
+  registry: AppserviceRegistry;
+  serverName: string;
+  log?: Logger;
+  /** Events per transaction (spec-wise unbounded; we cap at 100). */
+  maxBatch?: number;
+  /** hs_events rows examined per step when looking for interesting ones. */
+  scanLimit?: number;
+  /** Backoff caps: loopback / inproc targets stay short, remote ones back off to minutes. */
+  backoffBaseMs?: number;
+  localBackoffCapMs?: number;
+  remoteBackoffCapMs?: number;
+  /** HTTP timeout per transaction. */
+  httpTimeoutMs?: number;
+  /** How often a process without an appservice's lease tries to take it over. */
+  leaseRetryMs?: number;
+}
+
+interface DeliveryState {
+  position: number;
+  txnCounter: number;
+  pendingTxnId: string | null;
+  pendingTo: number | null;
+  pendingEventIds: string[] | null;
+  receiptPosition: number;
+  typingPosition: number;
+  pendingReceiptTo: number | null;
+  pendingTypingTo: number | null;
+  pendingEphemeral: unknown[] | null;
+}
+
+interface EphemeralBatch {
+  items: unknown[];
+  receiptTo: number;
+  typingTo: number;
+}
+
+/**
+ * Durable, ordered, at-least-once delivery of room events to appservices (one independent loop per
+ * appservice, so a slow one never delays another).
+ *
+ * Position and the transaction in flight are rows of as_delivery_state: a transaction is written
+ * (txnId, event ids, position after it) BEFORE it is sent, and the position moves only after the
+ * appservice acknowledged it, so a failure or a restart re-sends the same txnId with the same events.
+ *
+ * Lease: a Postgres session advisory lock per appservice (keyed by schema and appservice id), held on
+ * one dedicated connection of the delivering process. The runtime KeyedLock only serialises callers
+ * that run a function to completion; a delivery loop runs forever, and a session lock is released by
+ * Postgres itself when the process dies (its connection drops), so another process takes over without
+ * any expiry to tune. Processes without the lease retry every leaseRetryMs.
+ */
+export class AppserviceDelivery {
+  readonly metrics = new DeliveryMetrics();
+  private loops = new Map<string, DeliveryLoop>();
+  private unsubscribe: (() => Promise<void>)[] = [];
+  private offChange?: () => void;
+  private leaseClient?: pg.Client;
+  private leaseConnecting?: Promise<pg.Client | undefined>;
+  private stopped = false;
+  /** Queries on the lease connection, one at a time (pg deprecates concurrent client.query). */
+  private leaseChain: Promise<unknown> = Promise.resolve();
+  /** The highest committed room-event position announced (for lag in events). */
+  headPosition = 0;
+  readonly opts: Required<Omit<DeliveryOptions, 'log'>> & { log?: Logger };
+
+  constructor(opts: DeliveryOptions) {
+    this.opts = {
+      maxBatch: 100,
+      scanLimit: 2000,
+      backoffBaseMs: 50,
+      localBackoffCapMs: 1000,
+      remoteBackoffCapMs: 300_000,
+      httpTimeoutMs: 30_000,
+      leaseRetryMs: 2000,
+      ...opts,
+    };
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe.push(
+      await this.opts.pubsub.subscribe(ROOM_EVENTS_TOPIC, (msg) => {
+        const m = msg as { position: number };
+        if (m.position > this.headPosition) this.headPosition = m.position;
+        for (const loop of this.loops.values()) loop.wake();
+      }),
+      await this.opts.pubsub.subscribe(STREAM_TOPIC, (msg) => {
+        const m = msg as StreamWakeUp;
+        if (m.stream !== 'typing' && m.stream !== 'receipts') return;
+        for (const loop of this.loops.values()) if (loop.reg.receiveEphemeral) loop.wake();
+      }),
+    );
+    const { rows } = await this.opts.db.query<{ m: number | null }>('SELECT max(stream_ordering) AS m FROM hs_events');
+    this.headPosition = Math.max(this.headPosition, rows[0]?.m ?? 0);
+    this.offChange = this.opts.registry.onChange(() => this.sync());
+    this.sync();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.offChange?.();
+    for (const u of this.unsubscribe.splice(0)) await u();
+    await Promise.all([...this.loops.values()].map((l) => l.stop()));
+    this.loops.clear();
+    await this.leaseConnecting?.catch(() => undefined);
+    await this.leaseChain;
+    const client = this.leaseClient;
+    this.leaseClient = undefined;
+    await client?.end().catch(() => {}); // releases every advisory lock this process held
+  }
+
+  /** Wakes every loop now (tests; events committed by another process arrive via pubsub anyway). */
+  wakeAll(): void {
+    for (const loop of this.loops.values()) loop.wake();
+  }
+
+  /** The loop of an appservice (tests and the admin API inspect it). */
+  loop(id: string): DeliveryLoop | undefined {
+    return this.loops.get(id);
+  }
+
+  /** Starts loops for new registrations (with a url), stops those removed or whose url/token changed. */
+  private sync(): void {
+    if (this.stopped) return;
+    const wanted = new Map(
+      this.opts.registry
+        .all()
+        .filter((r) => r.url)
+        .map((r) => [r.id, r] as const),
+    );
+    for (const [id, loop] of this.loops) {
+      const reg = wanted.get(id);
+      if (!reg || reg.url !== loop.initial.url || reg.hsToken !== loop.initial.hsToken) {
+        this.loops.delete(id);
+        void loop.stop().then(() => this.releaseLease(id));
+      }
+    }
+    for (const [id, reg] of wanted) {
+      if (this.loops.has(id)) continue;
+      const transport = transportFor(reg, { timeoutMs: this.opts.httpTimeoutMs });
+      if (!transport) continue;
+      const loop = new DeliveryLoop(this, reg, transport);
+      this.loops.set(id, loop);
+      loop.start();
+    }
+  }
+
+  private async client(): Promise<pg.Client | undefined> {
+    if (this.leaseClient) return this.leaseClient;
+    if (this.stopped) return undefined;
+    this.leaseConnecting ??= (async () => {
+      const c = new pg.Client(this.opts.db.connection);
+      c.on('error', (err) => {
+        // The connection (and with it every lease) is gone: loops notice on their next lease check.
+        this.opts.log?.warn({ err }, 'appservice delivery lease connection lost');
+        if (this.leaseClient === c) this.leaseClient = undefined;
+        for (const loop of this.loops.values()) loop.leaseLost();
+      });
+      await c.connect();
+      if (this.stopped) {
+        await c.end().catch(() => {});
+        return undefined;
+      }
+      this.leaseClient = c;
+      return c;
+    })().finally(() => {
+      this.leaseConnecting = undefined;
+    });
+    return this.leaseConnecting;
+  }
+
+  async tryLease(id: string): Promise<boolean> {
+    const c = await this.client();
+    if (!c) return false;
+    const { rows } = await this.onLease(() =>
+      c.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext(current_schema() || ':as_delivery:' || $1)) AS ok`, [id]),
+    );
+    return rows[0]!.ok;
+  }
+
+  private onLease<R>(fn: () => Promise<R>): Promise<R> {
+    const next = this.leaseChain.then(fn, fn);
+    this.leaseChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async releaseLease(id: string): Promise<void> {
+    const c = this.leaseClient;
+    if (!c) return;
+    await this.onLease(() => c.query(`SELECT pg_advisory_unlock(hashtext(current_schema() || ':as_delivery:' || $1))`, [id])).catch(
+      () => {},
+    );
+  }
+
+  /** GET /_matrix/app/v1/users/{userId} on the appservice owning the user's namespace: whether it now exists. */
+  async queryUser(userId: string): Promise<boolean> {
+    for (const reg of this.opts.registry.all()) {
+      if (!reg.namespaces.users.some((ns) => ns.regex.test(userId))) continue;
+      const t = transportFor(reg, { timeoutMs: this.opts.httpTimeoutMs });
+      if (t && (await t.queryUser(userId).catch(() => false))) return true;
+    }
+    return false;
+  }
+
+  /** GET /_matrix/app/v1/rooms/{alias} on the appservice owning the alias's namespace: whether it created the room. */
+  async queryAlias(alias: string): Promise<boolean> {
+    for (const reg of this.opts.registry.all()) {
+      if (!reg.namespaces.aliases.some((ns) => ns.regex.test(alias))) continue;
+      const t = transportFor(reg, { timeoutMs: this.opts.httpTimeoutMs });
+      if (t && (await t.queryAlias(alias).catch(() => false))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * MSC2659 / spec v1.7 `POST /_matrix/client/v1/appservice/{appserviceId}/ping`, already
+   * authenticated as `caller`. Returns the HTTP status and body the homeserver answers with.
+   */
+  async ping(
+    caller: AppserviceRegistration,
+    appserviceId: string,
+    transactionId?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    if (caller.id !== appserviceId) {
+      return { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'The access token does not belong to this appservice' } };
+    }
+    const transport = transportFor(caller, { timeoutMs: Math.min(this.opts.httpTimeoutMs, 10_000) });
+    if (!transport) return { status: 400, body: { errcode: 'M_URL_NOT_SET', error: 'The appservice has no url' } };
+    const started = performance.now();
+    try {
+      await transport.ping(transactionId);
+    } catch (err) {
+      if (err instanceof TransportError && err.status !== undefined) {
+        return {
+          status: 502,
+          body: {
+            errcode: 'M_BAD_STATUS',
+            error: 'The appservice returned an error',
+            status: err.status,
+            body: JSON.stringify(err.body ?? ''),
+          },
+        };
+      }
+      const timedOut = /timeout|aborted/i.test((err as Error).message);
+      return timedOut
+        ? { status: 504, body: { errcode: 'M_CONNECTION_TIMEOUT', error: 'The appservice did not answer in time' } }
+        : { status: 502, body: { errcode: 'M_CONNECTION_FAILED', error: `Cannot reach the appservice: ${(err as Error).message}` } };
+    }
+    return { status: 200, body: { duration_ms: Math.round(performance.now() - started) } };
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+
+/** One appservice's delivery: at most one transaction in flight, strictly in stream order. */
+export class DeliveryLoop {
+  private abort = new AbortController();
+  private running?: Promise<void>;
+  private dirty = true;
+  private wakeUp?: () => void;
+  private hasLease = false;
+  private state?: DeliveryState;
+  /** Consecutive failures of the current transaction (drives the backoff). */
+  failures = 0;
+
+  constructor(
+    private svc: AppserviceDelivery,
+    readonly initial: AppserviceRegistration,
+    private transport: AppserviceTransport,
+  ) {}
+
+  /** The current registration (namespaces or receive_ephemeral may change at runtime; a new url or hs_token restarts the loop). */
+  get reg(): AppserviceRegistration {
+    return this.svc.opts.registry.byId(this.initial.id) ?? this.initial;
+  }
+
+  start(): void {
+    this.running = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wakeUp?.();
+    await this.running;
+  }
+
+  wake(): void {
+    this.dirty = true;
+    this.wakeUp?.();
+  }
+
+  leaseLost(): void {
+    this.hasLease = false;
+    this.state = undefined;
+  }
+
+  get position(): number | undefined {
+    return this.state?.position;
+  }
+
+  private get db() {
+    return this.svc.opts.db;
+  }
+
+  private async run(): Promise<void> {
+    const { signal } = this.abort;
+    const labels = { appservice: this.reg.id };
+    while (!signal.aborted) {
+      try {
+        if (!this.hasLease) {
+          this.hasLease = await this.svc.tryLease(this.reg.id);
+          if (!this.hasLease) {
+            await sleep(this.svc.opts.leaseRetryMs, signal);
+            continue;
+          }
+          this.state = await this.loadState();
+          this.dirty = true;
+        }
+        this.dirty = false;
+        const progressed = await this.step();
+        this.failures = 0;
+        if (!progressed) await this.idle();
+      } catch (err) {
+        if (signal.aborted) break;
+        this.failures++;
+        this.svc.metrics.failures.inc(labels);
+        const o = this.svc.opts;
+        const cap = this.transport.local ? o.localBackoffCapMs : o.remoteBackoffCapMs;
+        const delay = Math.min(cap, o.backoffBaseMs * 2 ** Math.min(this.failures - 1, 30));
+        this.svc.opts.log?.warn({ err, appservice: this.reg.id, failures: this.failures, retryInMs: delay }, 'appservice delivery failed');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Waits for a wake-up unless one arrived since the last step. */
+  private idle(): Promise<void> {
+    if (this.dirty || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async loadState(): Promise<DeliveryState> {
+    // A new appservice starts at the current head: it receives what happens from now on.
+    await this.db.query(
+      `INSERT INTO as_delivery_state (appservice_id, position, receipt_position, typing_position, updated_ts)
+       VALUES ($1, COALESCE((SELECT max(stream_ordering) FROM hs_events), 0),
+               COALESCE((SELECT max(stream_id) FROM hs_receipts), 0), COALESCE((SELECT max(stream_id) FROM hs_typing), 0), $2)
+       ON CONFLICT (appservice_id) DO NOTHING`,
+      [this.reg.id, Date.now()],
+    );
+    const { rows } = await this.db.query<{
+      position: number;
+      txn_counter: number;
+      pending_txn_id: string | null;
+      pending_to: number | null;
+      pending_event_ids: string[] | null;
+      receipt_position: number;
+      typing_position: number;
+      pending_receipt_to: number | null;
+      pending_typing_to: number | null;
+      pending_ephemeral: unknown[] | null;
+    }>(
+      `SELECT position, txn_counter, pending_txn_id, pending_to, pending_event_ids, receipt_position, typing_position,
+              pending_receipt_to, pending_typing_to, pending_ephemeral
+         FROM as_delivery_state WHERE appservice_id = $1`,
+      [this.reg.id],
+    );
+    const r = rows[0]!;
+    return {
+      position: r.position,
+      txnCounter: r.txn_counter,
+      pendingTxnId: r.pending_txn_id,
+      pendingTo: r.pending_to,
+      pendingEventIds: r.pending_event_ids,
+      receiptPosition: r.receipt_position,
+      typingPosition: r.typing_position,
+      pendingReceiptTo: r.pending_receipt_to,
+      pendingTypingTo: r.pending_typing_to,
+      pendingEphemeral: r.pending_ephemeral,
+    };
+  }
+
+  /** One transaction (or one skip over uninteresting events). False when there is nothing to do. */
+  private async step(): Promise<boolean> {
+    const st = this.state!;
+    if (st.pendingTxnId) {
+      await this.sendPending(st);
+      return true;
+    }
+    const o = this.svc.opts;
+    const { rows } = await this.db.query<CandidateEvent>(
+      `SELECT stream_ordering, event_id, room_id, sender, state_key FROM hs_events
+        WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2`,
+      [st.position, o.scanLimit],
+    );
+    const eph = this.reg.receiveEphemeral ? await this.ephemeral(st) : undefined;
+    const ephMoved = !!eph && (eph.receiptTo !== st.receiptPosition || eph.typingTo !== st.typingPosition);
+    if (!rows.length && !ephMoved) {
+      this.updateLag();
+      return false;
+    }
+    const picked: string[] = [];
+    let to = st.position;
+    if (rows.length) {
+      const facts = await loadRoomFacts(this.db, [...new Set(rows.map((r) => r.room_id))]);
+      const matcher = new InterestMatcher(this.reg, o.serverName, facts);
+      to = rows[rows.length - 1]!.stream_ordering;
+      for (const r of rows) {
+        if (!matcher.interested(r)) continue;
+        picked.push(r.event_id);
+        if (picked.length === o.maxBatch) {
+          to = r.stream_ordering;
+          break;
+        }
+      }
+    }
+    const receiptTo = eph?.receiptTo ?? st.receiptPosition;
+    const typingTo = eph?.typingTo ?? st.typingPosition;
+    if (!picked.length && !eph?.items.length) {
+      await this.db.query(
+        'UPDATE as_delivery_state SET position = $2, receipt_position = $3, typing_position = $4, updated_ts = $5 WHERE appservice_id = $1',
+        [this.reg.id, to, receiptTo, typingTo, Date.now()],
+      );
+      Object.assign(st, { position: to, receiptPosition: receiptTo, typingPosition: typingTo });
+      this.updateLag();
+      return true;
+    }
+    const counter = st.txnCounter + 1;
+    const txnId = String(counter);
+    const ephemeral = eph?.items.length ? eph.items : null;
+    // Written before it is sent: whatever happens next, this txnId is re-sent with these events.
+    await this.db.query(
+      `UPDATE as_delivery_state SET txn_counter = $2, pending_txn_id = $3, pending_to = $4, pending_event_ids = $5,
+              pending_receipt_to = $6, pending_typing_to = $7, pending_ephemeral = $8, updated_ts = $9
+        WHERE appservice_id = $1`,
+      [this.reg.id, counter, txnId, to, picked, receiptTo, typingTo, ephemeral === null ? null : JSON.stringify(ephemeral), Date.now()],
+    );
+    Object.assign(st, {
+      txnCounter: counter,
+      pendingTxnId: txnId,
+      pendingTo: to,
+      pendingEventIds: picked,
+      pendingReceiptTo: receiptTo,
+      pendingTypingTo: typingTo,
+      pendingEphemeral: ephemeral,
+    });
+    await this.sendPending(st);
+    return true;
+  }
+
+  /**
+   * MSC2409: receipts (public ones) and typing changes after the stored positions in rooms the
+   * appservice is interested in, as m.receipt / m.typing events (typing gives the room's current typers).
+   */
+  private async ephemeral(st: DeliveryState): Promise<EphemeralBatch> {
+    const limit = this.svc.opts.maxBatch;
+    const [receipts, typing] = await Promise.all([
+      this.db.query<{
+        room_id: string;
+        receipt_type: string;
+        user_id: string;
+        thread_id: string;
+        event_id: string;
+        ts: number;
+        stream_id: number;
+      }>(
+        `SELECT room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id FROM hs_receipts
+          WHERE stream_id > $1 ORDER BY stream_id LIMIT $2`,
+        [st.receiptPosition, limit],
+      ),
+      this.db.query<{ room_id: string; stream_id: number }>(
+        'SELECT room_id, stream_id FROM hs_typing WHERE stream_id > $1 ORDER BY stream_id LIMIT $2',
+        [st.typingPosition, limit],
+      ),
+    ]);
+    const receiptTo = receipts.rows.at(-1)?.stream_id ?? st.receiptPosition;
+    const typingTo = typing.rows.at(-1)?.stream_id ?? st.typingPosition;
+    const rooms = [...new Set([...receipts.rows, ...typing.rows].map((r) => r.room_id))];
+    if (!rooms.length) return { items: [], receiptTo, typingTo };
+    const matcher = new InterestMatcher(this.reg, this.svc.opts.serverName, await loadRoomFacts(this.db, rooms));
+    const items: unknown[] = [];
+    const byRoom = new Map<string, Record<string, Record<string, Record<string, unknown>>>>();
+    for (const r of receipts.rows) {
+      if (r.receipt_type === 'm.read.private') continue;
+      if (!matcher.interested({ stream_ordering: 0, event_id: '', room_id: r.room_id, sender: r.user_id, state_key: null })) continue;
+      const content = byRoom.get(r.room_id) ?? {};
+      byRoom.set(r.room_id, content);
+      const forEvent = (content[r.event_id] ??= {});
+      const forType = (forEvent[r.receipt_type] ??= {}) as Record<string, unknown>;
+      forType[r.user_id] = r.thread_id ? { ts: r.ts, thread_id: r.thread_id } : { ts: r.ts };
+    }
+    for (const [roomId, content] of byRoom) items.push({ type: 'm.receipt', room_id: roomId, content });
+    const typingRooms = [...new Set(typing.rows.map((r) => r.room_id))].filter((roomId) =>
+      matcher.interested({ stream_ordering: 0, event_id: '', room_id: roomId, sender: '', state_key: null }),
+    );
+    if (typingRooms.length) {
+      const { rows } = await this.db.query<{ room_id: string; user_id: string }>(
+        'SELECT room_id, user_id FROM hs_typing WHERE room_id = ANY($1) AND expires_ts > $2 ORDER BY user_id',
+        [typingRooms, Date.now()],
+      );
+      for (const roomId of typingRooms) {
+        items.push({
+          type: 'm.typing',
+          room_id: roomId,
+          content: { user_ids: rows.filter((r) => r.room_id === roomId).map((r) => r.user_id) },
+        });
+      }
+    }
+    return { items, receiptTo, typingTo };
+  }
+
+  private async sendPending(st: DeliveryState): Promise<void> {
+    const labels = { appservice: this.reg.id };
+    const ids = st.pendingEventIds ?? [];
+    const { rows } = ids.length
+      ? await this.db.query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS} WHERE e.event_id = ANY($1) ORDER BY e.stream_ordering`,
+          [ids],
+        )
+      : { rows: [] as EventRow[] };
+    const now = Date.now();
+    const events = rows.map((r) => toClientEvent(r, undefined, now));
+    const body: TransactionBody = { events };
+    if (st.pendingEphemeral?.length) body['de.sorunome.msc2409.ephemeral'] = st.pendingEphemeral;
+    await this.transport.sendTransaction(st.pendingTxnId!, body, this.abort.signal);
+    const to = st.pendingTo!;
+    const receiptTo = st.pendingReceiptTo ?? st.receiptPosition;
+    const typingTo = st.pendingTypingTo ?? st.typingPosition;
+    await this.db.query(
+      `UPDATE as_delivery_state SET position = $2, receipt_position = $5, typing_position = $6, pending_txn_id = NULL, pending_to = NULL,
+              pending_event_ids = NULL, pending_receipt_to = NULL, pending_typing_to = NULL, pending_ephemeral = NULL, updated_ts = $3
+        WHERE appservice_id = $1 AND pending_txn_id = $4`,
+      [this.reg.id, to, Date.now(), st.pendingTxnId, receiptTo, typingTo],
+    );
+    Object.assign(st, {
+      position: to,
+      receiptPosition: receiptTo,
+      typingPosition: typingTo,
+      pendingTxnId: null,
+      pendingTo: null,
+      pendingEventIds: null,
+      pendingReceiptTo: null,
+      pendingTypingTo: null,
+      pendingEphemeral: null,
+    });
+    const acked = Date.now();
+    const m = this.svc.metrics;
+    m.transactions.inc(labels);
+    m.batchSize.observe(labels, events.length);
+    let oldest = acked;
+    for (const e of events) {
+      oldest = Math.min(oldest, e.origin_server_ts);
+      m.eventLag.observe(labels, Math.max(0, acked - e.origin_server_ts) / 1000);
+    }
+    m.lagSeconds.set(labels, Math.max(0, acked - oldest) / 1000);
+    this.updateLag();
+  }
+
+  private updateLag(): void {
+    const st = this.state;
+    if (!st) return;
+    const behind = Math.max(0, this.svc.headPosition - st.position);
+    this.svc.metrics.lagEvents.set({ appservice: this.reg.id }, behind);
+    if (behind === 0 && !st.pendingTxnId) this.svc.metrics.lagSeconds.set({ appservice: this.reg.id }, 0);
+  }
+}

@@ -1,0 +1,56 @@
+import type { AppserviceTransport, TransactionBody } from './transport.js';
+import { TransportError } from './transport.js';
+
+/** What a bridge in this process registers under its name to receive `inproc://<name>` traffic. */
+export interface InprocHandler {
+  /** Throwing (or rejecting) counts as a failed transaction: it is retried with the same txnId. */
+  onTransaction(txnId: string, body: TransactionBody): Promise<void> | void;
+  onUserQuery?(userId: string): Promise<boolean> | boolean;
+  onAliasQuery?(alias: string): Promise<boolean> | boolean;
+  onPing?(transactionId?: string): Promise<void> | void;
+}
+
+const handlers = new Map<string, InprocHandler>();
+
+/** Registers the in-process appservice `inproc://<name>`; returns the unregister function. */
+export function registerInprocAppservice(name: string, handler: InprocHandler): () => void {
+  handlers.set(name, handler);
+  return () => {
+    if (handlers.get(name) === handler) handlers.delete(name);
+  };
+}
+
+/** Bridges in the same process: a function call, no HTTP. Deliveries made while no handler is registered fail (and are retried). */
+export class InprocTransport implements AppserviceTransport {
+  readonly local = true;
+
+  constructor(
+    private name: string,
+    readonly hsToken: string,
+  ) {}
+
+  private handler(): InprocHandler {
+    const h = handlers.get(this.name);
+    if (!h) throw new TransportError(`no in-process appservice registered as ${this.name}`);
+    return h;
+  }
+
+  async sendTransaction(txnId: string, body: TransactionBody): Promise<void> {
+    // A structured copy: the bridge must not share (or mutate) the homeserver's objects.
+    await this.handler().onTransaction(txnId, structuredClone(body));
+  }
+
+  async queryUser(userId: string): Promise<boolean> {
+    const h = handlers.get(this.name);
+    return !!(h?.onUserQuery && (await h.onUserQuery(userId)));
+  }
+
+  async queryAlias(alias: string): Promise<boolean> {
+    const h = handlers.get(this.name);
+    return !!(h?.onAliasQuery && (await h.onAliasQuery(alias)));
+  }
+
+  async ping(transactionId?: string): Promise<void> {
+    await this.handler().onPing?.(transactionId);
+  }
+}
