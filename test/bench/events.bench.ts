@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { LoadClient, percentile } from './http-client.js';
+import { LoadClient, percentile, waitUntilServing } from './http-client.js';
 import { commandCpuSeconds, processCpuSeconds } from './cpu-time.js';
 
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -56,7 +56,7 @@ async function main() {
     },
   });
   try {
-    await waitUp();
+    await waitUntilServing(client);
     const { tokens, rooms, membership } = await setUp();
 
     // 1. Throughput: CONCURRENCY requests in flight until EVENTS are persisted.
@@ -149,18 +149,6 @@ async function main() {
     client.close();
     await admin.end();
   }
-}
-
-async function waitUp() {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await client.request('GET', '/_matrix/client/versions', undefined)).status === 200) return;
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
 }
 
 async function setUp() {

@@ -52,3 +52,16 @@ export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/** Polls /versions until the server process answers (start-up includes migrations). */
+export async function waitUntilServing(client: LoadClient): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await client.request('GET', '/_matrix/client/versions', undefined)).status === 200) return;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
+}

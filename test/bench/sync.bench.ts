@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { LoadClient, percentile } from './http-client.js';
+import { LoadClient, percentile, waitUntilServing } from './http-client.js';
 
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -50,7 +50,7 @@ async function main() {
     },
   });
   try {
-    await waitUp();
+    await waitUntilServing(client);
     const tokens = await insertUsers(admin, CLIENTS + 1);
     const owner = tokens[CLIENTS]!; // creates the rooms and sends the messages
     const rooms: string[] = [];
@@ -151,18 +151,6 @@ async function main() {
     client.close();
     await admin.end();
   }
-}
-
-async function waitUp() {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await client.request('GET', '/_matrix/client/versions', undefined)).status === 200) return;
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
 }
 
 async function insertUsers(admin: pg.Client, n: number): Promise<string[]> {
