@@ -40,6 +40,11 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       displayName: body.initial_device_display_name,
       ip: req.ip,
     });
+    return loginResponse(session);
+  });
+
+  /** The body of a successful login, whichever login type produced the session. */
+  function loginResponse(session: { userId: string; accessToken: string; deviceId: string }) {
     return {
       user_id: session.userId,
       access_token: session.accessToken,
@@ -47,7 +52,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       home_server: services.serverName,
       well_known: { 'm.homeserver': { base_url: services.config.public_baseurl } },
     };
-  });
+  }
 
   /** `m.login.application_service`: the appservice logs in one of its users (a new device and token). */
   async function appserviceLogin(body: typeof LoginBody.static, req: FastifyRequest) {
@@ -69,13 +74,7 @@ export async function loginRoutes(app: FastifyInstance): Promise<void> {
       displayName: body.initial_device_display_name,
       ip: req.ip,
     });
-    return {
-      user_id: session.userId,
-      access_token: session.accessToken,
-      device_id: session.deviceId,
-      home_server: services.serverName,
-      well_known: { 'm.homeserver': { base_url: services.config.public_baseurl } },
-    };
+    return loginResponse(session);
   }
 
   /** `POST /_matrix/client/v3/logout` — ends this session and deletes its device. */
