@@ -99,3 +99,27 @@ CREATE TABLE bridge_reactions (
   PRIMARY KEY (bridge_id, chat_id, receiver, message_remote_id, sender_remote_id, key)
 );
 CREATE UNIQUE INDEX bridge_reactions_event ON bridge_reactions (bridge_id, event_id);
+
+-- A login runs in exactly one worker: the holder of an unexpired lease. `token` grows by one on
+-- every acquisition (a fencing token): writes made on behalf of a login carry the token they
+-- were made under and are refused once another worker has taken the lease.
+CREATE TABLE bridge_login_leases (
+  bridge_id  TEXT NOT NULL,
+  login_id   TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  token      BIGINT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (bridge_id, login_id)
+);
+CREATE INDEX bridge_login_leases_owner ON bridge_login_leases (bridge_id, owner);
+
+-- Network credentials and keys, sealed (tweetnacl secretbox) under a key derived per login from
+-- a master secret that is never in the database. Only ciphertext is stored.
+CREATE TABLE bridge_crypto_keys (
+  bridge_id  TEXT NOT NULL,
+  login_id   TEXT NOT NULL,
+  namespace  TEXT NOT NULL,
+  key_id     TEXT NOT NULL,
+  sealed     BYTEA NOT NULL,
+  PRIMARY KEY (bridge_id, login_id, namespace, key_id)
+);
