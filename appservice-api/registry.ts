@@ -150,6 +150,41 @@ export class Registry implements AppserviceRegistry {
     return reg;
   }
 
+  /** Validates the new document against every other registration in force, then stores it in place of the old one. */
+  async replace(id: string, document: unknown): Promise<AppserviceRegistration> {
+    let reg: AppserviceRegistration;
+    try {
+      reg = parseRegistration(document);
+    } catch (err) {
+      throw asMatrixError(err);
+    }
+    if (reg.id !== id) throw new MatrixError('M_INVALID_PARAM', `id: must stay ${id} (remove and add to rename)`);
+    if (!this.isRuntime(id)) throw new MatrixError('M_NOT_FOUND', `No appservice ${id} was added at runtime`);
+    const issues = conflictsWith(
+      reg,
+      this.all().filter((r) => r.id !== id),
+      this.deps.serverName,
+    );
+    if (issues.length) throw asMatrixError(new RegistrationError(issues));
+    let r;
+    try {
+      r = await this.deps.db.query('UPDATE as_registrations SET as_token = $2, hs_token = $3, document = $4 WHERE id = $1', [
+        id,
+        reg.asToken,
+        reg.hsToken,
+        JSON.stringify(document),
+      ]);
+    } catch (err) {
+      // Another process stored a registration with one of these tokens meanwhile (unique constraint).
+      if ((err as { code?: string }).code === '23505') throw new MatrixError('M_INVALID_PARAM', 'as_token/hs_token: already used');
+      throw err;
+    }
+    if (r.rowCount === 0) throw new MatrixError('M_NOT_FOUND', `No appservice ${id} was added at runtime`);
+    await this.reload();
+    await this.deps.pubsub.publish(REGISTRATIONS_TOPIC, { replaced: id });
+    return reg;
+  }
+
   async remove(id: string): Promise<boolean> {
     const r = await this.deps.db.query('DELETE FROM as_registrations WHERE id = $1', [id]);
     if (r.rowCount === 0) return false;

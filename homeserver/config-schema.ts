@@ -72,6 +72,44 @@ const ThumbnailSize = Type.Object(
   { additionalProperties: false },
 );
 
+/** Synapse's DEFAULT_IP_RANGE_BLACKLIST plus "this network": every range a preview must never reach by default. */
+// prettier-ignore
+const PRIVATE_IP_RANGES = [
+  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
+  '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24',
+  '224.0.0.0/4', '240.0.0.0/4', '::/128', '::1/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', 'fec0::/10',
+];
+
+const UrlPreview = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'Serve GET .../preview_url. Off by default, as in Synapse: previews make the server fetch any URL a user names, ' +
+        'so check ip_range_blacklist covers your internal network before turning this on.',
+    }),
+    ip_range_blacklist: Type.Array(Type.String(), {
+      default: PRIVATE_IP_RANGES,
+      description:
+        'CIDR ranges previews may never connect to. Checked against the resolved address of every connection, redirects included. ' +
+        'The default covers loopback, private, link-local, CGNAT, ULA, multicast and documentation ranges.',
+    }),
+    ip_range_whitelist: Type.Array(Type.String(), {
+      default: [],
+      description: 'CIDR ranges allowed even though ip_range_blacklist covers them (e.g. an internal wiki).',
+    }),
+    max_spider_size: Type.Integer({
+      minimum: 1024,
+      default: 10_485_760,
+      description: 'Largest page or image fetched for a preview (bytes).',
+    }),
+    timeout_ms: Type.Integer({ minimum: 100, default: 10_000, description: 'Time limit for fetching one URL, redirects included.' }),
+    max_redirects: Type.Integer({ minimum: 0, maximum: 20, default: 5, description: 'Redirects followed per fetch.' }),
+    cache_ms: Type.Integer({ minimum: 1000, default: 3_600_000, description: 'How long a preview is reused for the same URL.' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 const Media = Type.Object(
   {
     store_path: Type.String({ default: './data/media', description: 'Directory holding uploaded files and generated thumbnails.' }),
@@ -115,6 +153,7 @@ const Media = Type.Object(
       default: 86_400_000,
       description: 'How long an id from POST /_matrix/media/v1/create stays valid without an upload (24 h).',
     }),
+    url_preview: UrlPreview,
   },
   { default: {}, additionalProperties: false },
 );
@@ -124,6 +163,16 @@ const Presence = Type.Object(
     enabled: Type.Boolean({
       default: true,
       description: 'Track and share presence (online/unavailable/offline). Off: nothing is stored and everyone reads as offline.',
+    }),
+    offline_after_ms: Type.Integer({
+      minimum: 1,
+      default: 30_000,
+      description: 'A user no client has synced (or set presence) for this long becomes offline (Synapse: 30 s).',
+    }),
+    idle_after_ms: Type.Integer({
+      minimum: 1,
+      default: 300_000,
+      description: 'An online user with no activity (sent events, presence set online) for this long becomes unavailable (Synapse: 5 min).',
     }),
   },
   { default: {}, additionalProperties: false },

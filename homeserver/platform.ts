@@ -57,7 +57,19 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
   await services.start();
   // Appservice delivery: one loop per registration with a url, leased per appservice (see delivery.ts).
   const delivery = services.appservices
-    ? new AppserviceDelivery({ db, pubsub: runtime.pubsub, registry: services.appservices, serverName: config.server_name, log })
+    ? new AppserviceDelivery({
+        db,
+        pubsub: runtime.pubsub,
+        registry: services.appservices,
+        serverName: config.server_name,
+        log,
+        sources: {
+          receipts: services.receipts,
+          typing: services.typing,
+          presence: services.userData.presence,
+          otkCounts: (userId, deviceId) => services.e2e.keys.otkCounts(userId, deviceId),
+        },
+      })
     : undefined;
   if (delivery) {
     services.appserviceDelivery = delivery;

@@ -7,8 +7,11 @@ import { ROOM_EVENTS_TOPIC } from '../../homeserver/services/sync/notifier.js';
 import { STREAM_TOPIC, type StreamWakeUp } from '../../homeserver/services/sync/stream-source.js';
 import { EVENT_COLUMNS, EVENT_JOINS, toClientEvent, type EventRow } from '../../homeserver/services/rooms/client-event.js';
 import { transportFor, type AppserviceTransport, type TransactionBody, TransportError } from '../transports/transport.js';
-import { InterestMatcher, loadRoomFacts, type CandidateEvent } from './interest.js';
+import { appserviceOwnsUser, InterestMatcher, loadRoomFacts, type CandidateEvent } from './interest.js';
 import { DeliveryMetrics } from './metrics.js';
+import { ThirdPartyLookup } from '../thirdparty.js';
+import type { ThirdPartyRequest } from '../../homeserver/services/appservices/thirdparty-port.js';
+import { completePositions, readSideStreams, sideHeads, type SidePositions, type SideSources } from './side-streams.js';
 
 export interface DeliveryOptions {
   db: Db;
@@ -28,6 +31,8 @@ export interface DeliveryOptions {
   httpTimeoutMs?: number;
   /** How often a process without an appservice's lease tries to take it over. */
   leaseRetryMs?: number;
+  /** Homeserver reads for receipts, typing, presence and one-time-key counts (see side-streams.ts). */
+  sources?: SideSources;
 }
 
 interface DeliveryState {
@@ -36,18 +41,15 @@ interface DeliveryState {
   pendingTxnId: string | null;
   pendingTo: number | null;
   pendingEventIds: string[] | null;
-  receiptPosition: number;
-  typingPosition: number;
-  pendingReceiptTo: number | null;
-  pendingTypingTo: number | null;
-  pendingEphemeral: unknown[] | null;
+  /** Positions of the side streams (receipts, typing, presence, to-device, device lists). */
+  streams: SidePositions;
+  pendingStreams: SidePositions | null;
+  /** The pending transaction's body sections besides `events`, exactly as first sent. */
+  pendingSections: Record<string, unknown> | null;
 }
 
-interface EphemeralBatch {
-  items: unknown[];
-  receiptTo: number;
-  typingTo: number;
-}
+/** Which wake-ups concern which loops: MSC2409 streams for receive_ephemeral, MSC3202 for device lists. */
+const EPHEMERAL_STREAMS = new Set(['typing', 'receipts', 'presence', 'to_device']);
 
 /**
  * Durable, ordered, at-least-once delivery of room events to appservices (one independent loop per
@@ -56,6 +58,8 @@ interface EphemeralBatch {
  * Position and the transaction in flight are rows of as_delivery_state: a transaction is written
  * (txnId, event ids, position after it) BEFORE it is sent, and the position moves only after the
  * appservice acknowledged it, so a failure or a restart re-sends the same txnId with the same events.
+ * The side streams (MSC2409 ephemeral and to-device, MSC3202 device lists: side-streams.ts) ride in
+ * the same transactions with their own positions, stored and moved the same way.
  *
  * Lease: a Postgres session advisory lock per appservice (keyed by schema and appservice id), held on
  * one dedicated connection of the delivering process. The runtime KeyedLock only serialises callers
@@ -66,11 +70,14 @@ interface EphemeralBatch {
 export class AppserviceDelivery {
   readonly metrics = new DeliveryMetrics();
   private loops = new Map<string, DeliveryLoop>();
+  /** Loops being stopped (url or hs_token changed): their successor starts only once they are done. */
+  private stopping = new Map<string, Promise<void>>();
   private unsubscribe: (() => Promise<void>)[] = [];
   private offChange?: () => void;
   private leaseClient?: pg.Client;
   private leaseConnecting?: Promise<pg.Client | undefined>;
   private stopped = false;
+  private thirdPartyLookup?: ThirdPartyLookup;
   /** Queries on the lease connection, one at a time (pg deprecates concurrent client.query). */
   private leaseChain: Promise<unknown> = Promise.resolve();
   /** The highest committed room-event position announced (for lag in events). */
@@ -86,6 +93,7 @@ export class AppserviceDelivery {
       remoteBackoffCapMs: 300_000,
       httpTimeoutMs: 30_000,
       leaseRetryMs: 2000,
+      sources: {},
       ...opts,
     };
   }
@@ -99,8 +107,9 @@ export class AppserviceDelivery {
       }),
       await this.opts.pubsub.subscribe(STREAM_TOPIC, (msg) => {
         const m = msg as StreamWakeUp;
-        if (m.stream !== 'typing' && m.stream !== 'receipts') return;
-        for (const loop of this.loops.values()) if (loop.reg.receiveEphemeral) loop.wake();
+        const ephemeral = EPHEMERAL_STREAMS.has(m.stream);
+        if (!ephemeral && m.stream !== 'device_lists') return;
+        for (const loop of this.loops.values()) if (ephemeral ? loop.reg.receiveEphemeral : loop.reg.msc3202) loop.wake();
       }),
     );
     const { rows } = await this.opts.db.query<{ m: number | null }>('SELECT max(stream_ordering) AS m FROM hs_events');
@@ -116,6 +125,7 @@ export class AppserviceDelivery {
     for (const u of this.unsubscribe.splice(0)) await u();
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
     this.loops.clear();
+    await Promise.all(this.stopping.values());
     await this.leaseConnecting?.catch(() => undefined);
     await this.leaseChain;
     const client = this.leaseClient;
@@ -146,7 +156,14 @@ export class AppserviceDelivery {
       const reg = wanted.get(id);
       if (!reg || reg.url !== loop.initial.url || reg.hsToken !== loop.initial.hsToken) {
         this.loops.delete(id);
-        void loop.stop().then(() => this.releaseLease(id));
+        const previous = this.stopping.get(id) ?? Promise.resolve();
+        const done = previous
+          .then(() => loop.stop())
+          .then(() => this.releaseLease(id))
+          .finally(() => {
+            if (this.stopping.get(id) === done) this.stopping.delete(id);
+          });
+        this.stopping.set(id, done);
       }
     }
     for (const [id, reg] of wanted) {
@@ -155,7 +172,9 @@ export class AppserviceDelivery {
       if (!transport) continue;
       const loop = new DeliveryLoop(this, reg, transport);
       this.loops.set(id, loop);
-      loop.start();
+      // Never two loops of one appservice at once: the old one may still be sending (the same
+      // txnId, which the new one re-sends from Postgres once it has the lease).
+      loop.start(this.stopping.get(id));
     }
   }
 
@@ -224,6 +243,15 @@ export class AppserviceDelivery {
       if (t && (await t.queryAlias(alias).catch(() => false))) return true;
     }
     return false;
+  }
+
+  /** Third-party lookups (GET /_matrix/client/v3/thirdparty/...), proxied to the appservices declaring the protocol. */
+  thirdParty(req: ThirdPartyRequest): Promise<unknown> {
+    this.thirdPartyLookup ??= new ThirdPartyLookup(this.opts.registry, {
+      timeoutMs: Math.min(this.opts.httpTimeoutMs, 10_000),
+      log: this.opts.log,
+    });
+    return this.thirdPartyLookup.thirdParty(req);
   }
 
   /**
@@ -298,8 +326,9 @@ export class DeliveryLoop {
     return this.svc.opts.registry.byId(this.initial.id) ?? this.initial;
   }
 
-  start(): void {
-    this.running = this.run();
+  /** Runs once `after` (the previous loop of this appservice stopping) has settled. */
+  start(after?: Promise<void>): void {
+    this.running = (after ?? Promise.resolve()).catch(() => undefined).then(() => this.run());
   }
 
   async stop(): Promise<void> {
@@ -369,13 +398,12 @@ export class DeliveryLoop {
   }
 
   private async loadState(): Promise<DeliveryState> {
-    // A new appservice starts at the current head: it receives what happens from now on.
+    // A new appservice starts at the current heads: it receives what happens from now on.
     await this.db.query(
-      `INSERT INTO as_delivery_state (appservice_id, position, receipt_position, typing_position, updated_ts)
-       VALUES ($1, COALESCE((SELECT max(stream_ordering) FROM hs_events), 0),
-               COALESCE((SELECT max(stream_id) FROM hs_receipts), 0), COALESCE((SELECT max(stream_id) FROM hs_typing), 0), $2)
+      `INSERT INTO as_delivery_state (appservice_id, position, stream_positions, updated_ts)
+       VALUES ($1, COALESCE((SELECT max(stream_ordering) FROM hs_events), 0), $2, $3)
        ON CONFLICT (appservice_id) DO NOTHING`,
-      [this.reg.id, Date.now()],
+      [this.reg.id, JSON.stringify(await sideHeads(this.db)), Date.now()],
     );
     const { rows } = await this.db.query<{
       position: number;
@@ -383,29 +411,26 @@ export class DeliveryLoop {
       pending_txn_id: string | null;
       pending_to: number | null;
       pending_event_ids: string[] | null;
-      receipt_position: number;
-      typing_position: number;
-      pending_receipt_to: number | null;
-      pending_typing_to: number | null;
-      pending_ephemeral: unknown[] | null;
+      stream_positions: Record<string, number>;
+      pending_stream_positions: Record<string, number> | null;
+      pending_sections: Record<string, unknown> | null;
     }>(
-      `SELECT position, txn_counter, pending_txn_id, pending_to, pending_event_ids, receipt_position, typing_position,
-              pending_receipt_to, pending_typing_to, pending_ephemeral
+      `SELECT position, txn_counter, pending_txn_id, pending_to, pending_event_ids, stream_positions, pending_stream_positions,
+              pending_sections
          FROM as_delivery_state WHERE appservice_id = $1`,
       [this.reg.id],
     );
     const r = rows[0]!;
+    const streams = await completePositions(this.db, r.stream_positions);
     return {
-      position: r.position,
-      txnCounter: r.txn_counter,
+      position: Number(r.position),
+      txnCounter: Number(r.txn_counter),
       pendingTxnId: r.pending_txn_id,
-      pendingTo: r.pending_to,
+      pendingTo: r.pending_to === null ? null : Number(r.pending_to),
       pendingEventIds: r.pending_event_ids,
-      receiptPosition: r.receipt_position,
-      typingPosition: r.typing_position,
-      pendingReceiptTo: r.pending_receipt_to,
-      pendingTypingTo: r.pending_typing_to,
-      pendingEphemeral: r.pending_ephemeral,
+      streams,
+      pendingStreams: r.pending_txn_id ? { ...streams, ...r.pending_stream_positions } : null,
+      pendingSections: r.pending_sections,
     };
   }
 
@@ -417,125 +442,68 @@ export class DeliveryLoop {
       return true;
     }
     const o = this.svc.opts;
+    const reg = this.reg;
     const { rows } = await this.db.query<CandidateEvent>(
       `SELECT stream_ordering, event_id, room_id, sender, state_key FROM hs_events
         WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2`,
       [st.position, o.scanLimit],
     );
-    const eph = this.reg.receiveEphemeral ? await this.ephemeral(st) : undefined;
-    const ephMoved = !!eph && (eph.receiptTo !== st.receiptPosition || eph.typingTo !== st.typingPosition);
-    if (!rows.length && !ephMoved) {
-      this.updateLag();
-      return false;
-    }
     const picked: string[] = [];
+    const eventUsers = new Set<string>();
     let to = st.position;
     if (rows.length) {
       const facts = await loadRoomFacts(this.db, [...new Set(rows.map((r) => r.room_id))]);
-      const matcher = new InterestMatcher(this.reg, o.serverName, facts);
+      const matcher = new InterestMatcher(reg, o.serverName, facts);
       to = rows[rows.length - 1]!.stream_ordering;
       for (const r of rows) {
         if (!matcher.interested(r)) continue;
         picked.push(r.event_id);
+        if (appserviceOwnsUser(reg, o.serverName, r.sender)) eventUsers.add(r.sender);
         if (picked.length === o.maxBatch) {
           to = r.stream_ordering;
           break;
         }
       }
     }
-    const receiptTo = eph?.receiptTo ?? st.receiptPosition;
-    const typingTo = eph?.typingTo ?? st.typingPosition;
-    if (!picked.length && !eph?.items.length) {
-      await this.db.query(
-        'UPDATE as_delivery_state SET position = $2, receipt_position = $3, typing_position = $4, updated_ts = $5 WHERE appservice_id = $1',
-        [this.reg.id, to, receiptTo, typingTo, Date.now()],
-      );
-      Object.assign(st, { position: to, receiptPosition: receiptTo, typingPosition: typingTo });
+    const side = await readSideStreams({ db: this.db, serverName: o.serverName, sources: o.sources, limit: o.maxBatch }, reg, st.streams, [
+      ...eventUsers,
+    ]);
+    if (!rows.length && !side.moved) {
+      this.updateLag();
+      return false;
+    }
+    const hasSections = Object.keys(side.sections).length > 0;
+    if (!picked.length && !hasSections) {
+      await this.db.query('UPDATE as_delivery_state SET position = $2, stream_positions = $3, updated_ts = $4 WHERE appservice_id = $1', [
+        reg.id,
+        to,
+        JSON.stringify(side.to),
+        Date.now(),
+      ]);
+      Object.assign(st, { position: to, streams: side.to });
       this.updateLag();
       return true;
     }
     const counter = st.txnCounter + 1;
     const txnId = String(counter);
-    const ephemeral = eph?.items.length ? eph.items : null;
-    // Written before it is sent: whatever happens next, this txnId is re-sent with these events.
+    const sections = hasSections ? side.sections : null;
+    // Written before it is sent: whatever happens next, this txnId is re-sent with this content.
     await this.db.query(
       `UPDATE as_delivery_state SET txn_counter = $2, pending_txn_id = $3, pending_to = $4, pending_event_ids = $5,
-              pending_receipt_to = $6, pending_typing_to = $7, pending_ephemeral = $8, updated_ts = $9
+              pending_stream_positions = $6, pending_sections = $7, updated_ts = $8
         WHERE appservice_id = $1`,
-      [this.reg.id, counter, txnId, to, picked, receiptTo, typingTo, ephemeral === null ? null : JSON.stringify(ephemeral), Date.now()],
+      [reg.id, counter, txnId, to, picked, JSON.stringify(side.to), sections === null ? null : JSON.stringify(sections), Date.now()],
     );
     Object.assign(st, {
       txnCounter: counter,
       pendingTxnId: txnId,
       pendingTo: to,
       pendingEventIds: picked,
-      pendingReceiptTo: receiptTo,
-      pendingTypingTo: typingTo,
-      pendingEphemeral: ephemeral,
+      pendingStreams: side.to,
+      pendingSections: sections,
     });
     await this.sendPending(st);
     return true;
-  }
-
-  /**
-   * MSC2409: receipts (public ones) and typing changes after the stored positions in rooms the
-   * appservice is interested in, as m.receipt / m.typing events (typing gives the room's current typers).
-   */
-  private async ephemeral(st: DeliveryState): Promise<EphemeralBatch> {
-    const limit = this.svc.opts.maxBatch;
-    const [receipts, typing] = await Promise.all([
-      this.db.query<{
-        room_id: string;
-        receipt_type: string;
-        user_id: string;
-        thread_id: string;
-        event_id: string;
-        ts: number;
-        stream_id: number;
-      }>(
-        `SELECT room_id, receipt_type, user_id, thread_id, event_id, ts, stream_id FROM hs_receipts
-          WHERE stream_id > $1 ORDER BY stream_id LIMIT $2`,
-        [st.receiptPosition, limit],
-      ),
-      this.db.query<{ room_id: string; stream_id: number }>(
-        'SELECT room_id, stream_id FROM hs_typing WHERE stream_id > $1 ORDER BY stream_id LIMIT $2',
-        [st.typingPosition, limit],
-      ),
-    ]);
-    const receiptTo = receipts.rows.at(-1)?.stream_id ?? st.receiptPosition;
-    const typingTo = typing.rows.at(-1)?.stream_id ?? st.typingPosition;
-    const rooms = [...new Set([...receipts.rows, ...typing.rows].map((r) => r.room_id))];
-    if (!rooms.length) return { items: [], receiptTo, typingTo };
-    const matcher = new InterestMatcher(this.reg, this.svc.opts.serverName, await loadRoomFacts(this.db, rooms));
-    const items: unknown[] = [];
-    const byRoom = new Map<string, Record<string, Record<string, Record<string, unknown>>>>();
-    for (const r of receipts.rows) {
-      if (r.receipt_type === 'm.read.private') continue;
-      if (!matcher.interested({ stream_ordering: 0, event_id: '', room_id: r.room_id, sender: r.user_id, state_key: null })) continue;
-      const content = byRoom.get(r.room_id) ?? {};
-      byRoom.set(r.room_id, content);
-      const forEvent = (content[r.event_id] ??= {});
-      const forType = (forEvent[r.receipt_type] ??= {}) as Record<string, unknown>;
-      forType[r.user_id] = r.thread_id ? { ts: r.ts, thread_id: r.thread_id } : { ts: r.ts };
-    }
-    for (const [roomId, content] of byRoom) items.push({ type: 'm.receipt', room_id: roomId, content });
-    const typingRooms = [...new Set(typing.rows.map((r) => r.room_id))].filter((roomId) =>
-      matcher.interested({ stream_ordering: 0, event_id: '', room_id: roomId, sender: '', state_key: null }),
-    );
-    if (typingRooms.length) {
-      const { rows } = await this.db.query<{ room_id: string; user_id: string }>(
-        'SELECT room_id, user_id FROM hs_typing WHERE room_id = ANY($1) AND expires_ts > $2 ORDER BY user_id',
-        [typingRooms, Date.now()],
-      );
-      for (const roomId of typingRooms) {
-        items.push({
-          type: 'm.typing',
-          room_id: roomId,
-          content: { user_ids: rows.filter((r) => r.room_id === roomId).map((r) => r.user_id) },
-        });
-      }
-    }
-    return { items, receiptTo, typingTo };
   }
 
   private async sendPending(st: DeliveryState): Promise<void> {
@@ -549,28 +517,24 @@ export class DeliveryLoop {
       : { rows: [] as EventRow[] };
     const now = Date.now();
     const events = rows.map((r) => toClientEvent(r, undefined, now));
-    const body: TransactionBody = { events };
-    if (st.pendingEphemeral?.length) body['de.sorunome.msc2409.ephemeral'] = st.pendingEphemeral;
+    const body: TransactionBody = { ...st.pendingSections, events };
     await this.transport.sendTransaction(st.pendingTxnId!, body, this.abort.signal);
     const to = st.pendingTo!;
-    const receiptTo = st.pendingReceiptTo ?? st.receiptPosition;
-    const typingTo = st.pendingTypingTo ?? st.typingPosition;
+    const streams = st.pendingStreams ?? st.streams;
     await this.db.query(
-      `UPDATE as_delivery_state SET position = $2, receipt_position = $5, typing_position = $6, pending_txn_id = NULL, pending_to = NULL,
-              pending_event_ids = NULL, pending_receipt_to = NULL, pending_typing_to = NULL, pending_ephemeral = NULL, updated_ts = $3
+      `UPDATE as_delivery_state SET position = $2, stream_positions = $5, pending_txn_id = NULL, pending_to = NULL,
+              pending_event_ids = NULL, pending_stream_positions = NULL, pending_sections = NULL, updated_ts = $3
         WHERE appservice_id = $1 AND pending_txn_id = $4`,
-      [this.reg.id, to, Date.now(), st.pendingTxnId, receiptTo, typingTo],
+      [this.reg.id, to, Date.now(), st.pendingTxnId, JSON.stringify(streams)],
     );
     Object.assign(st, {
       position: to,
-      receiptPosition: receiptTo,
-      typingPosition: typingTo,
+      streams,
       pendingTxnId: null,
       pendingTo: null,
       pendingEventIds: null,
-      pendingReceiptTo: null,
-      pendingTypingTo: null,
-      pendingEphemeral: null,
+      pendingStreams: null,
+      pendingSections: null,
     });
     const acked = Date.now();
     const m = this.svc.metrics;

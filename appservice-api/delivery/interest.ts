@@ -61,14 +61,31 @@ export class InterestMatcher {
     const owns = (u: string) => appserviceOwnsUser(this.reg, this.serverName, u);
     if (owns(e.sender)) return true;
     if (e.state_key && e.state_key.startsWith('@') && owns(e.state_key)) return true;
-    let room = this.roomCache.get(e.room_id);
+    return this.interestedInRoom(e.room_id);
+  }
+
+  /** Room-level interest only (ephemeral events and presence are about rooms, not senders). */
+  interestedInRoom(roomId: string): boolean {
+    let room = this.roomCache.get(roomId);
     if (room === undefined) {
       room =
-        this.reg.namespaces.rooms.some((ns) => ns.regex.test(e.room_id)) ||
-        (this.facts.aliases.get(e.room_id) ?? []).some((a) => this.reg.namespaces.aliases.some((ns) => ns.regex.test(a))) ||
-        (this.facts.joined.get(e.room_id) ?? []).some(owns);
-      this.roomCache.set(e.room_id, room);
+        this.reg.namespaces.rooms.some((ns) => ns.regex.test(roomId)) ||
+        (this.facts.aliases.get(roomId) ?? []).some((a) => this.reg.namespaces.aliases.some((ns) => ns.regex.test(a))) ||
+        (this.facts.joined.get(roomId) ?? []).some((u) => appserviceOwnsUser(this.reg, this.serverName, u));
+      this.roomCache.set(roomId, room);
     }
     return room;
   }
+}
+
+/** The rooms each of the users is joined to (users joined nowhere are absent). */
+export async function joinedRoomsOf(db: Queryable, userIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!userIds.length) return out;
+  const { rows } = await db.query<{ room_id: string; user_id: string }>(
+    `SELECT room_id, user_id FROM hs_memberships WHERE user_id = ANY($1) AND membership = 'join'`,
+    [userIds],
+  );
+  for (const r of rows) push(out, r.user_id, r.room_id);
+  return out;
 }

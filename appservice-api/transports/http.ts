@@ -60,6 +60,13 @@ export class HttpTransport implements AppserviceTransport {
     return !!r && r.status >= 200 && r.status < 300;
   }
 
+  async thirdParty(path: string, query: Record<string, string>): Promise<unknown> {
+    const qs = new URLSearchParams(query).toString();
+    const r = await this.request('GET', `/_matrix/app/v1/thirdparty${path}${qs ? `?${qs}` : ''}`);
+    if (r.status < 200 || r.status >= 300) throw new TransportError(`thirdparty ${path}: HTTP ${r.status}`, r.status, r.json);
+    return r.json;
+  }
+
   async ping(transactionId?: string): Promise<void> {
     const r = await this.request('POST', '/_matrix/app/v1/ping', transactionId ? { transaction_id: transactionId } : {});
     if (r.status < 200 || r.status >= 300) throw new TransportError(`ping: HTTP ${r.status}`, r.status, r.json);

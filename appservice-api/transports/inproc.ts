@@ -8,6 +8,8 @@ export interface InprocHandler {
   onUserQuery?(userId: string): Promise<boolean> | boolean;
   onAliasQuery?(alias: string): Promise<boolean> | boolean;
   onPing?(transactionId?: string): Promise<void> | void;
+  /** `GET /_matrix/app/v1/thirdparty{path}`: the JSON answer; absent or throwing counts as "not found". */
+  onThirdParty?(path: string, query: Record<string, string>): Promise<unknown> | unknown;
 }
 
 const handlers = new Map<string, InprocHandler>();
@@ -48,6 +50,12 @@ export class InprocTransport implements AppserviceTransport {
   async queryAlias(alias: string): Promise<boolean> {
     const h = handlers.get(this.name);
     return !!(h?.onAliasQuery && (await h.onAliasQuery(alias)));
+  }
+
+  async thirdParty(path: string, query: Record<string, string>): Promise<unknown> {
+    const h = this.handler();
+    if (!h.onThirdParty) throw new TransportError(`thirdparty ${path}: not handled`, 404);
+    return h.onThirdParty(path, structuredClone(query));
   }
 
   async ping(transactionId?: string): Promise<void> {

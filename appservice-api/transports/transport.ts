@@ -7,6 +7,8 @@ export interface TransactionBody {
   events: unknown[];
   'de.sorunome.msc2409.ephemeral'?: unknown[];
   'de.sorunome.msc2409.to_device'?: unknown[];
+  /** MSC3202 sections (org.matrix.msc3202.device_lists, one-time-key counts, fallback key types). */
+  [section: string]: unknown;
 }
 
 /** The result of a query: found (200) or not (404 / M_NOT_FOUND / any failure). */
@@ -22,6 +24,11 @@ export interface AppserviceTransport {
   queryAlias(alias: string): Promise<QueryResult>;
   /** MSC2659: `POST /_matrix/app/v1/ping`. */
   ping(transactionId?: string): Promise<void>;
+  /**
+   * `GET /_matrix/app/v1/thirdparty{path}?{query}` (path like `/protocol/irc`); resolves with the
+   * JSON body of a 2xx answer, rejects with a TransportError carrying the status otherwise.
+   */
+  thirdParty(path: string, query: Record<string, string>): Promise<unknown>;
 }
 
 /** The transport for a registration's url: http(s):// or inproc://<name>; undefined when there is no url. */

@@ -8,9 +8,10 @@ import { Accounts } from './accounts/accounts.js';
 import { UserCache } from './accounts/user-cache.js';
 import { UserInteractiveAuth } from './accounts/user-interactive-auth.js';
 import { Aliases } from './rooms/aliases.js';
+import { BatchSend } from './rooms/batch-send.js';
 import { createRoom, type CreateRoomRequest } from './rooms/create-room.js';
 import { Directory } from './rooms/directory.js';
-import { EventCommitter, type CommittedEvent } from './rooms/event-committer.js';
+import { EventCommitter, type Chain, type CommittedEvent } from './rooms/event-committer.js';
 import { EventStore } from './rooms/event-store.js';
 import { LocalMediaStore } from './media/media-store.js';
 import { MediaRepository } from './media/media-repository.js';
@@ -23,12 +24,16 @@ import type { RoomsContext } from './rooms/rooms-context.js';
 import type { Requester } from './requester.js';
 import type { AppserviceRegistry } from './appservices/registry-port.js';
 import type { AppserviceDeliveryPort } from './appservices/delivery-port.js';
+import { AppserviceQueries } from './appservices/queries.js';
 
-import { ROOM_EVENTS_TOPIC, SyncNotifier } from './sync/notifier.js';
+import { ROOM_EVENTS_TOPIC, SyncNotifier, type RoomEventsWakeUp } from './sync/notifier.js';
+import { OtkCountsLoader } from './sync/otk-counts.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
 import { UserData, userDataHooks, userDataStreams, evaluatePushRules, type PushEvent } from './user-data/index.js';
+import { bumpPresenceOnSend } from './user-data/presence-activity.js';
+import { Notifications } from './notifications/notifications.js';
 import { E2e } from './e2e/index.js';
 
 export interface Services {
@@ -52,8 +57,12 @@ export interface Services {
     reads: RoomReads;
     aliases: Aliases;
     directory: Directory;
+    /** Appservice history import (com.beeper.backfill batch_send). */
+    batchSend: BatchSend;
   };
   media: MediaRepository;
+  /** GET /notifications: notifying events, computed from push rules at read time. */
+  notifications: Notifications;
   typing: Typing;
   receipts: Receipts;
   notifier: SyncNotifier;
@@ -70,7 +79,7 @@ export interface Services {
   appserviceDelivery?: AppserviceDeliveryPort;
   /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
   syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
-  setPresenceFromSync?: (userId: string, presence: string) => Promise<void>;
+  setPresenceFromSync?: (userId: string, presence: string, syncTimeoutMs?: number) => Promise<void>;
   setRoomAccountData?: (userId: string, roomId: string, type: string, content: Record<string, unknown>) => Promise<void>;
   start(): Promise<void>;
   /** Finishes in-flight writes (graceful shutdown). */
@@ -92,19 +101,25 @@ export function createServices(deps: {
   const users = new UserCache(accounts, runtime.pubsub);
   const cache = new RoomStateCache(db);
   const store = new EventStore(db);
-  const committer = new EventCommitter(db, (events: CommittedEvent[]) => {
-    const position = events[events.length - 1]!.streamOrdering;
-    runtime.pubsub
-      .publish(ROOM_EVENTS_TOPIC, {
-        position,
-        rooms: [...new Set(events.map((e) => e.roomId))],
-        users: [...new Set(events.flatMap((e) => (e.memberTarget ? [e.memberTarget] : [])))],
-      })
-      .catch((err) => log.warn({ err }, 'notify failed'));
+  const committer = new EventCommitter(db, (events: CommittedEvent[], chains: Chain[]) => {
+    // Sync's recent-events cache first, so the syncs this batch wakes find the events in memory.
+    sync.recent.committed(chains, events);
+    const positions = events.map((e) => e.streamOrdering);
+    const wake: RoomEventsWakeUp = {
+      position: Math.max(...positions),
+      rooms: [...new Set(events.map((e) => e.roomId))],
+      users: [...new Set(events.flatMap((e) => (e.memberTarget ? [e.memberTarget] : [])))],
+      // Lets every notifier prove it missed no position (see SyncNotifier).
+      first: Math.min(...positions),
+      count: events.length,
+    };
+    runtime.pubsub.publish(ROOM_EVENTS_TOPIC, wake).catch((err) => log.warn({ err }, 'notify failed'));
   });
   const input = new RoomInput(cache, committer, { serverName, key: signingKey }, log);
   const ctx: RoomsContext = { db, serverName, input, store, cache, accounts };
-  const aliases = new Aliases(ctx, appservices);
+  // Unknown users/aliases in appservice namespaces are asked about once delivery runs (platform sets appserviceDelivery).
+  const asQueries = new AppserviceQueries(() => services.appserviceDelivery);
+  const aliases = new Aliases(ctx, appservices, asQueries);
   const typing = new Typing(db, runtime.pubsub, cache);
   const receipts = new Receipts(db, runtime.pubsub, cache, store);
   const notifier = new SyncNotifier(runtime.pubsub);
@@ -119,10 +134,12 @@ export function createServices(deps: {
   };
   const e2e = new E2e({ db, pubsub: runtime.pubsub, accounts, serverName, log });
   syncDeps.e2e = e2e.sync;
+  const otkCounts = new OtkCountsLoader(db);
+  syncDeps.otkCounts = (userId, deviceId) => otkCounts.load(userId, deviceId);
   syncStreams.to_device = e2e.sync.toDevice;
   syncStreams.device_lists = e2e.sync.deviceLists;
 
-  return {
+  const services: Services = {
     config,
     db,
     runtime,
@@ -133,16 +150,22 @@ export function createServices(deps: {
     users,
     uia: new UserInteractiveAuth(db, accounts),
     rooms: {
-      create: (requester, req) => createRoom(ctx, aliases, requester, req),
+      create: (requester, req) => createRoom(ctx, aliases, requester, req, asQueries),
       input,
       committer,
       store,
       cache,
-      membership: new Membership(ctx, aliases),
-      messaging: new Messaging(ctx),
+      membership: new Membership(ctx, aliases, asQueries),
+      messaging: bumpPresenceOnSend(new Messaging(ctx), userData.presence, log),
       reads: new RoomReads(ctx),
       aliases,
       directory: new Directory(ctx),
+      batchSend: new BatchSend({
+        ctx,
+        signer: { serverName, key: signingKey },
+        appservices,
+        markRead: (userId, roomId, eventId) => receipts.send(userId, roomId, 'm.read', eventId),
+      }),
     },
     media: new MediaRepository({
       db,
@@ -152,6 +175,7 @@ export function createServices(deps: {
       serverName,
       config: config.media,
     }),
+    notifications: new Notifications({ db, cache, ruleset: (userId) => userData.pushRules.ruleset(userId) }),
     typing,
     receipts,
     notifier,
@@ -164,12 +188,17 @@ export function createServices(deps: {
     async start() {
       await tokens.start();
       await users.start();
-      await notifier.start(() => store.maxStreamOrdering());
+      await typing.resumeExpiries(); // notices whose timer died with a previous process still end
+      if (userData.presence.enabled) userData.presence.sweeper.start(); // idle/offline timers (presence-sweeper.ts)
+      await notifier.start(sync.notifierStartOptions((err) => log.warn({ err }, 'sync notifier gap read failed')));
     },
     async drain() {
       typing.stop();
+      await userData.presence.sweeper.stop();
       await notifier.stop();
       await committer.drain();
     },
   };
+  userData.profiles.appserviceQueries = asQueries;
+  return services;
 }

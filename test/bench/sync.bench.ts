@@ -13,7 +13,9 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
+import { availableParallelism, loadavg } from 'node:os';
 import { LoadClient, percentile, waitUntilServing } from './http-client.js';
+import { processCpuSeconds } from './cpu-time.js';
 
 const DB_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
@@ -30,7 +32,9 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 async function main() {
   const admin = new pg.Client({ connectionString: DB_URL });
   await admin.connect();
-  const server = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'start'], {
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const server = spawn(process.execPath, [...profile, '--import', 'tsx', 'cli/main.ts', 'start'], {
     cwd: join(import.meta.dirname, '../..'),
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -94,18 +98,30 @@ async function main() {
     });
     while (parked < CLIENTS) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1000)); // every client is now parked in a long-poll
+    // CPU used during the measured phase by the server and by this load generator (same 2 cores).
+    const load = loadavg()[0]!;
+    const serverCpu0 = processCpuSeconds(server.pid!);
+    const selfCpu0 = process.cpuUsage();
+    const phase0 = performance.now();
+    const sends: number[] = [];
     for (let i = 0; i < MESSAGES; i++) {
       const tag = `m${i}`;
-      sentAt.set(tag, performance.now());
+      const t0 = performance.now();
+      sentAt.set(tag, t0);
       await client.request(
         'PUT',
         `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[i % ROOMS]!)}/send/m.room.message/b${i}`,
         { msgtype: 'm.text', body: 'hello', tag },
         owner,
       );
+      sends.push(performance.now() - t0);
       await new Promise((r) => setTimeout(r, 1000 / RATE));
     }
     await new Promise((r) => setTimeout(r, 1000));
+    const phaseSeconds = (performance.now() - phase0) / 1000;
+    const serverCpu = processCpuSeconds(server.pid!) - serverCpu0;
+    const selfCpuUs = process.cpuUsage(selfCpu0);
+    const selfCpu = (selfCpuUs.user + selfCpuUs.system) / 1e6;
     running = false;
     // Wake the remaining long-polls so the loops end.
     await Promise.all(
@@ -120,6 +136,7 @@ async function main() {
     );
     await Promise.all(loops);
     deliveries.sort((a, b) => a - b);
+    sends.sort((a, b) => a - b);
     const expected = MESSAGES * (CLIENTS / ROOMS);
 
     // Initial sync of a user in 100 rooms on a server holding ~100,000 rooms.
@@ -142,12 +159,17 @@ async function main() {
     log(
       `  send-to-sync delivery:          p50 ${percentile(deliveries, 50).toFixed(2)} ms, p99 ${percentile(deliveries, 99).toFixed(2)} ms (${deliveries.length}/${expected} deliveries)`,
     );
+    log(`    of which the send round trip:  p50 ${percentile(sends, 50).toFixed(2)} ms, p99 ${percentile(sends, 99).toFixed(2)} ms`);
+    log(
+      `    CPU in that phase (${phaseSeconds.toFixed(1)} s): server ${((100 * serverCpu) / phaseSeconds).toFixed(0)}%, load generator ${((100 * selfCpu) / phaseSeconds).toFixed(0)}% of one core; 1-min load average at its start ${load.toFixed(1)} (${availableParallelism()} cores)`,
+    );
     log(
       `  initial sync, 100 rooms of ${totalRooms}: median ${percentile(initial, 50).toFixed(1)} ms, max ${initial.at(-1)!.toFixed(1)} ms (7 runs, first included)`,
     );
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
   } finally {
     server.kill('SIGTERM');
+    if (profile.length) await new Promise((r) => server.once('exit', r));
     client.close();
     await admin.end();
   }

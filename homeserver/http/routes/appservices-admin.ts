@@ -30,7 +30,7 @@ function describe(registry: AppserviceRegistry, reg: AppserviceRegistration) {
 
 /**
  * Causeway's admin API for appservice registrations: `GET|POST /_causeway/admin/v1/appservices`,
- * `GET|DELETE /_causeway/admin/v1/appservices/{id}`. Server admins only. The POST body is the
+ * `GET|PUT|DELETE /_causeway/admin/v1/appservices/{id}`. Server admins only. The POST body is the
  * registration document (the YAML file's content as JSON). Registrations from config files are
  * listed but can only be removed by editing the config.
  */
@@ -62,6 +62,22 @@ export async function appserviceAdminRoutes(app: FastifyInstance): Promise<void>
     if (!registry.add) throw MatrixError.unrecognized('This server cannot add appservices at runtime');
     return describe(registry, await registry.add(req.body));
   });
+
+  /** `PUT /_causeway/admin/v1/appservices/{id}` — replaces a runtime registration (new url, tokens or namespaces); delivery resumes where it was. */
+  clientRoute(
+    app,
+    'PUT',
+    `${BASE}/:id`,
+    { schema: { params: IdParams, body: Type.Object({}, { additionalProperties: true }) } },
+    async (req) => {
+      const registry = registryOf(req);
+      const { id } = req.params as { id: string };
+      if (!registry.byId(id)) throw MatrixError.notFound('No such appservice');
+      if (!registry.isRuntime?.(id) || !registry.replace)
+        throw MatrixError.invalidParam('This appservice comes from a config file: edit the file and restart');
+      return describe(registry, await registry.replace(id, req.body));
+    },
+  );
 
   /** `DELETE /_causeway/admin/v1/appservices/{id}` */
   clientRoute(app, 'DELETE', `${BASE}/:id`, { schema: { params: IdParams } }, async (req) => {

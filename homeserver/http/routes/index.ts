@@ -2,10 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { accountRoutes } from './account.js';
 import { appserviceAdminRoutes } from './appservices-admin.js';
 import { appservicePingRoutes } from './appservice-ping.js';
+import { thirdPartyRoutes } from './thirdparty.js';
+import { batchSendRoutes } from './batch-send.js';
 import { deviceRoutes } from './devices.js';
 import { directoryRoutes } from './directory.js';
 import { loginRoutes } from './login.js';
 import { mediaRoutes } from './media.js';
+import { notificationRoutes } from './notifications.js';
 import { registerRoutes as registrationRoutes } from './register.js';
 import { roomEventRoutes } from './room-events.js';
 import { roomHistoryRoutes } from './room-history.js';
@@ -29,17 +32,20 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     roomRoutes,
     roomEventRoutes,
     roomHistoryRoutes,
+    batchSendRoutes,
     directoryRoutes,
     syncRoutes,
     ephemeralRoutes,
     userDataRoutes,
     pushRuleRoutes,
+    notificationRoutes,
     mediaRoutes,
     e2eKeyRoutes,
     toDeviceRoutes,
     keyBackupRoutes,
     appserviceAdminRoutes,
     appservicePingRoutes,
+    thirdPartyRoutes,
   ]) {
     await routes(app);
   }

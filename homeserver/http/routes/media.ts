@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { MatrixError } from '../../matrix/errors.js';
-import { normaliseContentType } from '../../services/media/media-repository.js';
+import { normaliseContentType, RangeNotSatisfiable } from '../../services/media/media-repository.js';
 import { requireAuth } from '../auth.js';
 import { contentDisposition, isInlineContentType, setMediaHeaders } from '../media-headers.js';
 
@@ -29,6 +29,8 @@ const ThumbnailQuery = Type.Object({
   allow_remote: Type.Optional(Type.Boolean()),
   allow_redirect: Type.Optional(Type.Boolean()),
 });
+// `url` stays a plain string here: the service decides what a valid URL is (400 M_INVALID_PARAM).
+const PreviewQuery = Type.Object({ url: Type.String(), ts: Type.Optional(Type.Integer({ minimum: 0 })) });
 const UploadQuery = Type.Object({ filename: Type.Optional(Type.String({ maxLength: 1000 })) });
 
 /**
@@ -36,8 +38,8 @@ const UploadQuery = Type.Object({ filename: Type.Optional(Type.String({ maxLengt
  * `/_matrix/client/v1/media/*`, the legacy `/_matrix/media/v3/*` (and r0) and the async upload pair
  * `POST /_matrix/media/v1/create` + `PUT /_matrix/media/v3/upload/{serverName}/{mediaId}`.
  *
- * Not served: `preview_url` (it would fetch arbitrary URLs from the server; clients treat
- * M_UNRECOGNIZED as "no previews") and remote media (no federation: 404).
+ * `preview_url` answers 404 M_UNRECOGNIZED unless `media.url_preview.enabled` (clients then show no
+ * previews). Remote media is not served (no federation: 404).
  */
 export async function mediaRoutes(app: FastifyInstance): Promise<void> {
   const { media } = app.services;
@@ -117,14 +119,27 @@ export async function mediaRoutes(app: FastifyInstance): Promise<void> {
     return async (req, reply) => {
       const { serverName, mediaId, fileName } = req.params as { serverName: string; mediaId: string; fileName?: string };
       const { timeout_ms } = req.query as { timeout_ms?: number };
-      const { info, stream } = await media.download(serverName, mediaId, timeout_ms);
+      // Media never changes, so byte ranges are always safe to serve (video seeking, resumed downloads).
+      reply.header('accept-ranges', 'bytes');
+      let content;
+      try {
+        content = await media.download(serverName, mediaId, timeout_ms, req.headers.range);
+      } catch (err) {
+        if (!(err instanceof RangeNotSatisfiable)) throw err;
+        return reply
+          .code(416)
+          .header('content-range', `bytes */${err.size}`)
+          .send({ errcode: 'M_UNKNOWN', error: 'Requested range not satisfiable' });
+      }
+      const { info, stream, range } = content;
       const name = fileName ?? info.uploadName;
       setMediaHeaders(reply, {
         contentType: info.contentType,
-        size: info.size,
+        size: range ? range.end - range.start + 1 : info.size,
         disposition: contentDisposition(isInlineContentType(info.contentType) ? 'inline' : 'attachment', name),
         authenticated,
       });
+      if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${info.size}`);
       return reply.send(stream);
     };
   };
@@ -151,6 +166,12 @@ export async function mediaRoutes(app: FastifyInstance): Promise<void> {
     };
   };
 
+  /** `GET .../preview_url?url=&ts=` — OpenGraph data of a URL, its image copied into the repository. */
+  const previewUrl: Handler = async (req) => {
+    const { url, ts } = req.query as { url: string; ts?: number };
+    return media.previews.preview(req.requester.userId, url, ts);
+  };
+
   const downloadSchema = { params: MediaParams, querystring: DownloadQuery };
   const downloadNamedSchema = { params: MediaFileParams, querystring: DownloadQuery };
   const thumbnailSchema = { params: MediaParams, querystring: ThumbnailQuery };
@@ -160,6 +181,7 @@ export async function mediaRoutes(app: FastifyInstance): Promise<void> {
   route(app, 'GET', `${AUTHED}/download/:serverName/:mediaId`, { auth: true, schema: downloadSchema }, download(true));
   route(app, 'GET', `${AUTHED}/download/:serverName/:mediaId/:fileName`, { auth: true, schema: downloadNamedSchema }, download(true));
   route(app, 'GET', `${AUTHED}/thumbnail/:serverName/:mediaId`, { auth: true, schema: thumbnailSchema }, thumbnail(true));
+  route(app, 'GET', `${AUTHED}/preview_url`, { auth: true, schema: { querystring: PreviewQuery } }, previewUrl);
 
   /** The deprecated `/_matrix/media/v3/...` reads: downloads and thumbnails need no token there; config does. */
   for (const prefix of LEGACY) {
@@ -167,5 +189,7 @@ export async function mediaRoutes(app: FastifyInstance): Promise<void> {
     route(app, 'GET', `${prefix}/download/:serverName/:mediaId`, { auth: false, schema: downloadSchema }, download(false));
     route(app, 'GET', `${prefix}/download/:serverName/:mediaId/:fileName`, { auth: false, schema: downloadNamedSchema }, download(false));
     route(app, 'GET', `${prefix}/thumbnail/:serverName/:mediaId`, { auth: false, schema: thumbnailSchema }, thumbnail(false));
+    // Unlike downloads, previews always needed a token: they make the server fetch on the caller's behalf.
+    route(app, 'GET', `${prefix}/preview_url`, { auth: true, schema: { querystring: PreviewQuery } }, previewUrl);
   }
 }

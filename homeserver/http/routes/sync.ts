@@ -32,7 +32,8 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const q = req.query as { since?: string; timeout?: number; full_state?: boolean; set_presence?: string; filter?: string };
       const filter = await resolveFilter(services.syncFilterLookup, req.requester.userId, q.filter);
-      if (q.set_presence && services.setPresenceFromSync) await services.setPresenceFromSync(req.requester.userId, q.set_presence);
+      if (q.set_presence && services.setPresenceFromSync)
+        await services.setPresenceFromSync(req.requester.userId, q.set_presence, Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS));
       // A client that disconnects stops its long-poll at once.
       const abort = new AbortController();
       req.raw.once('close', () => abort.abort());

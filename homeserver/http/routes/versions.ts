@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { signJson } from '../../matrix/signing.js';
+import { BATCH_SEND_FEATURE } from './batch-send.js';
 
 /** Spec versions whose Client-Server API this server implements (v1.4+ so bridges accept it). */
 export const SPEC_VERSIONS = ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8', 'v1.9', 'v1.10', 'v1.11'];
@@ -8,7 +9,7 @@ export async function versionRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
 
   /** `GET /_matrix/client/versions` — no auth; spec versions and unstable features. */
-  app.get('/_matrix/client/versions', async () => ({ versions: SPEC_VERSIONS, unstable_features: {} }));
+  app.get('/_matrix/client/versions', async () => ({ versions: SPEC_VERSIONS, unstable_features: { [BATCH_SEND_FEATURE]: true } }));
 
   /** `GET /.well-known/matrix/client` — where clients find the homeserver. */
   app.get('/.well-known/matrix/client', async () => ({ 'm.homeserver': { base_url: services.config.public_baseurl } }));

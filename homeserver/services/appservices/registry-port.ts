@@ -44,6 +44,11 @@ export interface AppserviceRegistry {
   isRuntime?(id: string): boolean;
   /** Validates and stores a registration document (parsed YAML) at runtime; rejects with M_INVALID_PARAM naming the field. */
   add?(document: unknown): Promise<AppserviceRegistration>;
+  /**
+   * Replaces a runtime registration's document (same id; url, tokens, namespaces may change).
+   * Delivery keeps its position: a new url or hs_token restarts that appservice's loop where it stopped.
+   */
+  replace?(id: string, document: unknown): Promise<AppserviceRegistration>;
   /** Removes a runtime registration; false when there is none with that id. */
   remove?(id: string): Promise<boolean>;
 }

@@ -40,7 +40,7 @@ export class Receipts {
       );
     });
     if (rows[0]) {
-      const notify = type === 'm.read' ? { roomIds: [roomId] } : { userIds: [userId] };
+      const notify = type === 'm.read' ? { roomIds: [roomId], actors: [userId] } : { userIds: [userId] };
       await this.pubsub.publish(STREAM_TOPIC, { stream: 'receipts', position: rows[0].stream_id, ...notify });
     }
   }

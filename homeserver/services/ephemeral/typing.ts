@@ -27,18 +27,37 @@ export class Typing {
     if (room.membershipOf(userId) !== 'join') throw MatrixError.forbidden('You are not joined to this room');
     const expires = typing ? Date.now() + Math.min(Math.max(timeoutMs, 0), MAX_TIMEOUT_MS) : 0;
     await this.write(roomId, userId, expires);
+    this.scheduleExpiry(roomId, userId, expires);
+  }
+
+  /** Arms (or, for expires = 0, clears) the timer that announces the notice's end. */
+  private scheduleExpiry(roomId: string, userId: string, expires: number): void {
     const key = `${roomId}\u0000${userId}`;
     clearTimeout(this.expiryTimers.get(key));
     this.expiryTimers.delete(key);
-    if (typing) {
-      const timer = setTimeout(() => {
-        this.expiryTimers.delete(key);
-        // Only if nothing newer was written (another process may have extended it).
-        void this.expire(roomId, userId, expires).catch(() => {});
-      }, expires - Date.now());
+    if (expires > 0) {
+      const timer = setTimeout(
+        () => {
+          this.expiryTimers.delete(key);
+          // Only if nothing newer was written (another process may have extended it).
+          void this.expire(roomId, userId, expires).catch(() => {});
+        },
+        Math.max(0, expires - Date.now()),
+      );
       timer.unref();
       this.expiryTimers.set(key, timer);
     }
+  }
+
+  /**
+   * Re-arms the timers of notices still running in Postgres: the process that armed them may have
+   * stopped (a restart), and without a timer nobody (sync, appservices) would hear they ended.
+   */
+  async resumeExpiries(): Promise<void> {
+    const { rows } = await this.db.query<{ room_id: string; user_id: string; expires_ts: number }>(
+      'SELECT room_id, user_id, expires_ts FROM hs_typing WHERE expires_ts > 0',
+    );
+    for (const r of rows) this.scheduleExpiry(r.room_id, r.user_id, Number(r.expires_ts));
   }
 
   /** `{ user_ids }` for rooms whose typing set changed in (from, to]; every room when from = 0. */

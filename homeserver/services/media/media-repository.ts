@@ -7,7 +7,9 @@ import type { Logger } from '../../runtime/logger.js';
 import type { PubSub } from '../../runtime/ports.js';
 import type { Db } from '../../storage/db.js';
 import type { Requester } from '../requester.js';
+import { decideRange, type ByteRange } from './byte-range.js';
 import type { MediaStore } from './media-store.js';
+import { UrlPreviewer } from './url-preview.js';
 import {
   generateThumbnail,
   isThumbnailable,
@@ -46,6 +48,15 @@ export interface MediaInfo {
 export interface MediaContent {
   info: MediaInfo;
   stream: Readable;
+  /** Set when the stream holds only this part of the content (a satisfiable `Range` request). */
+  range?: ByteRange;
+}
+
+/** A `Range` the content cannot satisfy: answered 416 with `Content-Range: bytes *\/size`. */
+export class RangeNotSatisfiable extends Error {
+  constructor(readonly size: number) {
+    super('Requested range not satisfiable');
+  }
 }
 
 export interface ThumbnailContent {
@@ -128,6 +139,8 @@ export class MediaRepository {
   private readonly generating = new Map<string, Promise<{ contentType: string; data: Buffer }>>();
   /** Thumbnailing decodes whole images: a few at a time per process keeps memory and CPU bounded. */
   private readonly thumbnailSlots = new Semaphore(2);
+  /** URL previews; their images are stored here as local media. */
+  readonly previews: UrlPreviewer;
 
   constructor(
     private readonly deps: {
@@ -138,7 +151,9 @@ export class MediaRepository {
       serverName: string;
       config: MediaConfig;
     },
-  ) {}
+  ) {
+    this.previews = new UrlPreviewer({ db: deps.db, media: this, log: deps.log, config: deps.config.url_preview });
+  }
 
   get config(): MediaConfig {
     return this.deps.config;
@@ -228,15 +243,31 @@ export class MediaRepository {
       .catch((err) => this.deps.log.warn({ err }, 'media notify failed'));
   }
 
-  /** The metadata and bytes of local media, waiting up to `timeoutMs` for a pending upload. */
-  async download(serverName: string, mediaId: string, timeoutMs?: number): Promise<MediaContent> {
+  /**
+   * The metadata and bytes of local media, waiting up to `timeoutMs` for a pending upload. With a
+   * `Range` header value, only the requested bytes are read from the store (see byte-range.ts for
+   * which headers are honoured); throws {@link RangeNotSatisfiable} for a range past the end.
+   */
+  async download(serverName: string, mediaId: string, timeoutMs?: number, rangeHeader?: string): Promise<MediaContent> {
     const row = await this.uploadedRow(serverName, mediaId, timeoutMs);
-    const object = await this.deps.store.get(row.store_key!);
+    const info = infoOf(row);
+    const decision = decideRange(rangeHeader, info.size);
+    if (decision.kind === 'unsatisfiable') throw new RangeNotSatisfiable(info.size);
+    const range = decision.kind === 'partial' ? decision.range : undefined;
+    const object = await this.deps.store.get(row.store_key!, range);
     if (!object) {
       this.deps.log.error({ mediaId, key: row.store_key }, 'media metadata without content in the store');
       throw MatrixError.notFound('Media not found');
     }
-    return { info: infoOf(row), stream: object.stream };
+    return { info, stream: object.stream, range };
+  }
+
+  /**
+   * Stores content the server itself fetched (URL previews), owned by `userId`: same layout and
+   * limits as an upload. Returns the new media id.
+   */
+  async storeFetched(userId: string, body: Readable, contentType: string, uploadName: string | undefined): Promise<string> {
+    return this.upload({ userId }, body, contentType, uploadName);
   }
 
   /** A thumbnail of local media: from the cache, or generated (and cached) now. */

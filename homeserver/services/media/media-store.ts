@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ByteRange } from './byte-range.js';
 
 /**
  * Where media bytes live. Keys are relative slash-separated names (`local_content/ab/cd/efgh`).
@@ -17,8 +18,12 @@ export interface MediaStore {
    * Putting an existing key replaces it atomically.
    */
   put(key: string, source: Readable): Promise<void>;
-  /** The object as a stream with its size, or undefined if there is none. */
-  get(key: string): Promise<{ stream: Readable; size: number } | undefined>;
+  /**
+   * The object as a stream with its (whole) size, or undefined if there is none. With `range`, the
+   * stream yields only those bytes (inclusive, within the object): an S3 store maps it to a ranged
+   * GetObject, so a partial download never reads the rest.
+   */
+  get(key: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | undefined>;
   /** Removes the object; no error if it does not exist. */
   delete(key: string): Promise<void>;
 }
@@ -82,7 +87,7 @@ export class LocalMediaStore implements MediaStore {
     }
   }
 
-  async get(key: string): Promise<{ stream: Readable; size: number } | undefined> {
+  async get(key: string, range?: ByteRange): Promise<{ stream: Readable; size: number } | undefined> {
     let handle;
     try {
       handle = await open(this.pathOf(key), 'r');
@@ -93,7 +98,7 @@ export class LocalMediaStore implements MediaStore {
     try {
       const { size } = await handle.stat();
       // The stream owns the handle from here on and closes it when done or destroyed.
-      return { stream: handle.createReadStream(), size };
+      return { stream: handle.createReadStream(range ? { start: range.start, end: range.end } : {}), size };
     } catch (err) {
       await handle.close();
       throw err;

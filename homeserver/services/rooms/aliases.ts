@@ -4,6 +4,7 @@ import { userLevel, eventLevelRequired } from '../../matrix/power-levels.js';
 import type { Requester } from '../requester.js';
 import type { RoomsContext } from './rooms-context.js';
 import type { AppserviceRegistry } from '../appservices/registry-port.js';
+import type { AppserviceQueries } from '../appservices/queries.js';
 
 /**
  * Room aliases (spec: "Room aliases", /directory/room/{roomAlias}). Create and delete share the
@@ -13,6 +14,8 @@ export class Aliases {
   constructor(
     private ctx: RoomsContext,
     private appservices?: AppserviceRegistry,
+    /** Asks the appservice holding an unknown alias's namespace (it may create the room meanwhile). */
+    private queries?: AppserviceQueries,
   ) {}
 
   /** M_EXCLUSIVE when an appservice other than the requester's holds the alias in an exclusive namespace. */
@@ -24,9 +27,11 @@ export class Aliases {
 
   async resolve(aliasText: string): Promise<{ room_id: string; servers: string[] }> {
     const alias = parseRoomAlias(aliasText);
-    const { rows } = await this.ctx.db.query<{ room_id: string }>('SELECT room_id FROM hs_room_aliases WHERE alias = $1', [alias]);
-    if (!rows[0]) throw MatrixError.notFound(`Room alias ${alias} not found`);
-    return { room_id: rows[0].room_id, servers: [this.ctx.serverName] };
+    const lookup = async () =>
+      (await this.ctx.db.query<{ room_id: string }>('SELECT room_id FROM hs_room_aliases WHERE alias = $1', [alias])).rows[0]?.room_id;
+    const roomId = this.queries ? await this.queries.alias(alias, lookup) : await lookup();
+    if (!roomId) throw MatrixError.notFound(`Room alias ${alias} not found`);
+    return { room_id: roomId, servers: [this.ctx.serverName] };
   }
 
   async checkAvailable(requester: Requester, aliasText: string): Promise<string> {

@@ -1,11 +1,12 @@
 import { MatrixError } from '../../matrix/errors.js';
-import { generateRoomId, makeRoomAlias, parseUserId } from '../../matrix/ids.js';
+import { generateRoomId, makeRoomAlias, parseUserId, serverNameOf } from '../../matrix/ids.js';
 import { DEFAULT_ROOM_VERSION, isSupportedRoomVersion, type RoomVersionId } from '../../matrix/room-versions.js';
 import type { Requester } from '../requester.js';
 import type { EventDraft } from './event-builder.js';
 import { defaultPowerLevels } from './power-level-defaults.js';
 import type { RoomsContext } from './rooms-context.js';
 import type { Aliases } from './aliases.js';
+import type { AppserviceQueries } from '../appservices/queries.js';
 
 export interface CreateRoomRequest {
   visibility?: 'public' | 'private';
@@ -33,7 +34,13 @@ const PRESET_STATE: Record<string, { join_rule: string; history: string; guest: 
  * visibility / guest access, initial_state, name, topic, then the invites. All of them are one
  * all-or-nothing job for the room writer.
  */
-export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester: Requester, req: CreateRoomRequest) {
+export async function createRoom(
+  ctx: RoomsContext,
+  aliases: Aliases,
+  requester: Requester,
+  req: CreateRoomRequest,
+  queries?: AppserviceQueries,
+) {
   const version = (req.room_version ?? DEFAULT_ROOM_VERSION) as RoomVersionId;
   if (!isSupportedRoomVersion(version))
     throw new MatrixError('M_UNSUPPORTED_ROOM_VERSION', `Room version ${req.room_version} is not supported`);
@@ -41,6 +48,9 @@ export async function createRoom(ctx: RoomsContext, aliases: Aliases, requester:
   if (!PRESET_STATE[preset]) throw MatrixError.invalidParam(`Unknown preset ${preset}`);
   const invitees = [...new Set(req.invite ?? [])];
   for (const u of invitees) parseUserId(u);
+  // An appservice holding an unknown invitee's namespace gets the chance to create it first
+  // (invites to unknown users are not refused here, so the answer changes nothing else).
+  for (const u of invitees) if (queries && serverNameOf(u) === ctx.serverName) await queries.user(u, () => ctx.accounts.getUser(u));
   const alias = req.room_alias_name !== undefined ? makeRoomAlias(req.room_alias_name, ctx.serverName) : undefined;
   if (alias) await aliases.checkAvailable(requester, alias);
 

@@ -9,6 +9,8 @@ export interface Chain {
   expectedHead: string | null;
   events: BuiltEvent[];
   newRoom?: { version: string; creator: string };
+  /** Events that must not count towards unread notifications (history import); usually absent. */
+  silentEventIds?: string[];
 }
 
 export interface CommittedEvent {
@@ -47,7 +49,7 @@ export class EventCommitter {
 
   constructor(
     private db: Db,
-    private onCommitted: (events: CommittedEvent[]) => void,
+    private onCommitted: (events: CommittedEvent[], chains: Chain[]) => void,
     private opts = { maxEventsPerBatch: 2000, maxConcurrentBatches: 2 },
   ) {}
 
@@ -92,7 +94,12 @@ export class EventCommitter {
         if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
         else p.resolve({ kind: 'committed', events: accepted.get(p.chain.roomId) ?? [] });
       }
-      if (committed.length) this.onCommitted(committed);
+      // The written chains too (their events in the order of `committed`), for in-process caches.
+      if (committed.length)
+        this.onCommitted(
+          committed,
+          batch.map((p) => p.chain).filter((c) => !stale.has(c.roomId)),
+        );
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
@@ -173,6 +180,10 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
     ],
   );
   const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
+
+  // Rare (appservice history import only), so a separate statement instead of a column in the hot insert.
+  const silent = chains.flatMap((c) => (c.silentEventIds && !stale.has(c.roomId) ? c.silentEventIds : []));
+  if (silent.length) await tx.query('UPDATE hs_events SET silent = true WHERE event_id = ANY($1)', [silent]);
 
   // Current state and membership: the last event per key wins (one upsert may not touch a row twice).
   const latestState = new Map<string, BuiltEvent>();

@@ -4,6 +4,7 @@ import type { Requester } from '../requester.js';
 import type { Aliases } from './aliases.js';
 import { withProfile } from './create-room.js';
 import type { RoomsContext } from './rooms-context.js';
+import type { AppserviceQueries } from '../appservices/queries.js';
 
 /**
  * Membership changes (spec: "Room membership"). Each one is a single m.room.member event; the room
@@ -14,6 +15,8 @@ export class Membership {
   constructor(
     private ctx: RoomsContext,
     private aliases: Aliases,
+    /** Asks the appservice holding an unknown invitee's namespace (it may create the user meanwhile). */
+    private queries?: AppserviceQueries,
   ) {}
 
   async join(requester: Requester, roomIdOrAlias: string, reason?: string): Promise<string> {
@@ -27,7 +30,8 @@ export class Membership {
 
   async invite(requester: Requester, roomId: string, target: string, reason?: string, isDirect = false) {
     parseUserId(target);
-    if (serverNameOf(target) === this.ctx.serverName && !(await this.ctx.accounts.getUser(target)))
+    const lookup = () => this.ctx.accounts.getUser(target);
+    if (serverNameOf(target) === this.ctx.serverName && !(await (this.queries ? this.queries.user(target, lookup) : lookup())))
       throw MatrixError.notFound(`Unknown user ${target}`);
     const current = (await this.room(roomId)).membershipOf(target);
     if (current === 'join') throw MatrixError.forbidden(`${target} is already in the room.`);

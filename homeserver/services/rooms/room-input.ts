@@ -6,9 +6,20 @@ import type { CommittedEvent, EventCommitter } from './event-committer.js';
 import { RoomState } from './room-state.js';
 import type { RoomStateCache } from './room-state-cache.js';
 
+/** Extras of one job, for appservice history import (batch_send); ordinary sends pass none. */
+export interface SubmitOptions {
+  /** Event ids chosen by the caller, by draft index: mautrix bridges precompute them and keep them. */
+  eventIds?: (string | undefined)[];
+  /** The events must not count towards anyone's unread notifications (send_notification = false). */
+  silent?: boolean;
+  /** Prefix an auth failure with `events[i]:` so the caller learns which draft was refused. */
+  labelErrors?: boolean;
+}
+
 interface Job {
   drafts: EventDraft[];
   newRoom?: { version: RoomVersionId; creator: string };
+  opts?: SubmitOptions;
   attempts: number;
   resolve: (events: CommittedEvent[]) => void;
   reject: (err: unknown) => void;
@@ -35,8 +46,8 @@ export class RoomInput {
   ) {}
 
   /** Appends drafts to an existing room; resolves once they are durable. */
-  submit(roomId: string, drafts: EventDraft[]): Promise<CommittedEvent[]> {
-    return this.enqueue(roomId, { drafts, attempts: 0 });
+  submit(roomId: string, drafts: EventDraft[], opts?: SubmitOptions): Promise<CommittedEvent[]> {
+    return this.enqueue(roomId, { drafts, attempts: 0, opts });
   }
 
   /** Writes the first events of a new room (m.room.create first). */
@@ -81,9 +92,13 @@ export class RoomInput {
     const accepted: { job: Job; events: BuiltEvent[] }[] = [];
     for (const job of jobs) {
       const saved = { changes: new Map(overlay.changes), head: overlay.headEventId, depth: overlay.headDepth };
+      let index = 0;
       try {
-        const events = job.drafts.map((draft) => {
+        const events = job.drafts.map((draft, i) => {
+          index = i;
           const built = buildEvent(draft, overlay, roomId, state.version, this.signer);
+          const chosenId = job.opts?.eventIds?.[i];
+          if (chosenId !== undefined) built.eventId = chosenId; // before append: the next event's prev_events use it
           overlay.append(built, built.depth);
           return built;
         });
@@ -93,7 +108,7 @@ export class RoomInput {
         for (const [k, v] of saved.changes) overlay.changes.set(k, v);
         overlay.headEventId = saved.head;
         overlay.headDepth = saved.depth;
-        job.reject(err);
+        job.reject(job.opts?.labelErrors ? labelDraftError(err, index) : err);
       }
     }
     if (!accepted.length) return;
@@ -103,6 +118,7 @@ export class RoomInput {
       expectedHead: first.newRoom ? null : state.headEventId,
       events: accepted.flatMap((a) => a.events),
       newRoom: first.newRoom,
+      silentEventIds: silentIdsOf(accepted),
     });
     if (outcome.kind === 'stale') {
       // Another process wrote to this room: reload its state and rebuild these jobs first.
@@ -126,6 +142,16 @@ export class RoomInput {
     const byId = new Map(outcome.events.map((e) => [e.eventId, e]));
     for (const a of accepted) a.job.resolve(a.events.map((e) => byId.get(e.eventId)!));
   }
+}
+
+/** Ids of the events of silent jobs, or undefined when there are none (the common case). */
+function silentIdsOf(accepted: { job: Job; events: BuiltEvent[] }[]): string[] | undefined {
+  if (!accepted.some((a) => a.job.opts?.silent)) return undefined;
+  return accepted.filter((a) => a.job.opts?.silent).flatMap((a) => a.events.map((e) => e.eventId));
+}
+
+function labelDraftError(err: unknown, index: number): unknown {
+  return err instanceof MatrixError ? new MatrixError(err.errcode, `events[${index}]: ${err.message}`, err.status, err.extra) : err;
 }
 
 function takeUntilNewRoom(queue: Job[]): number {

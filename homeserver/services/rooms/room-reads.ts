@@ -5,7 +5,7 @@ import { toClientEvent, type ClientEvent, type EventRow } from './client-event.j
 import type { Direction } from './event-store.js';
 import { VisibilityFilter } from './history-visibility.js';
 import type { RoomsContext } from './rooms-context.js';
-import { parseStreamToken, streamToken } from './stream-token.js';
+import { BEFORE_ALL_EVENTS, parseStreamToken, streamToken } from './stream-token.js';
 
 export interface EventFilter {
   limit?: number;
@@ -49,7 +49,9 @@ export class RoomReads {
 
   async members(requester: Requester, roomId: string, q: { at?: string; membership?: string; not_membership?: string }) {
     const filter = await this.visibility(requester, roomId);
-    const at = Math.min(q.at ? parseStreamToken(q.at) : Number.MAX_SAFE_INTEGER, filter.cutoff);
+    const requested = q.at ? parseStreamToken(q.at) : Number.MAX_SAFE_INTEGER;
+    // A token inside backfilled history (negative) has no state of its own: use the latest visible.
+    const at = Math.min(requested < 0 ? Number.MAX_SAFE_INTEGER : requested, filter.cutoff);
     const rows =
       at === Number.MAX_SAFE_INTEGER
         ? await this.ctx.store.currentState(roomId, 'm.room.member')
@@ -102,7 +104,9 @@ export class RoomReads {
     const visibility = await this.visibility(requester, roomId);
     const limit = clampLimit(q.limit ?? q.filter?.limit ?? 10);
     // Tokens name gaps between events (see EventStore.paginate); a user who left reads up to their leave.
-    let from = q.from !== undefined ? parseStreamToken(q.from) : q.dir === 'b' ? await this.ctx.store.maxStreamOrdering(roomId) : 0;
+    // Forwards from the very start includes backfilled history (negative positions, see stream-token.ts).
+    let from =
+      q.from !== undefined ? parseStreamToken(q.from) : q.dir === 'b' ? await this.ctx.store.maxStreamOrdering(roomId) : BEFORE_ALL_EVENTS;
     if (q.dir === 'b') from = Math.min(from, visibility.cutoff);
     const to = q.to !== undefined ? parseStreamToken(q.to) : undefined;
     const start = streamToken(from);
@@ -152,7 +156,12 @@ export class RoomReads {
     });
     const eventsAfter = after.chunk as ClientEvent[];
     const lastRow = eventsAfter.length ? await this.ctx.store.getEvent(eventsAfter[eventsAfter.length - 1]!.event_id) : row;
-    const stateRows = await this.ctx.store.stateAt(roomId, lastRow!.stream_ordering);
+    // Backfilled history (negative positions) has no state of its own: it was authorised against the
+    // room's current state, so that is the state it is shown with.
+    const stateRows =
+      lastRow!.stream_ordering < 0
+        ? await this.ctx.store.currentState(roomId)
+        : await this.ctx.store.stateAt(roomId, lastRow!.stream_ordering);
     let state = stateRows.map((r) => toClientEvent(r, requester));
     if (filter?.lazy_load_members) {
       const senders = new Set([event, ...(before.chunk as ClientEvent[]), ...eventsAfter].map((e) => e.sender));

@@ -1,10 +1,12 @@
 import type { Pdu } from '../../matrix/pdu.js';
 import { userLevel } from '../../matrix/power-levels.js';
 import type { RoomState } from '../rooms/room-state.js';
+import type { RecentEvents } from './recent-events.js';
 
 /** One unread event as sync reads it. */
 export interface UnreadEvent {
   json: string;
+  stream_ordering: number;
 }
 
 /** What the push rule engine decides for one event and one recipient (the user-data service supplies it). */
@@ -19,30 +21,132 @@ export type NotificationDecider = (
   },
 ) => { notify: boolean; highlight: boolean };
 
+/** Unread events counted per room: the newest ones after the read receipt (sync loads at most this many). */
+export const UNREAD_CAP = 100;
+
+interface Decision {
+  position: number;
+  notify: boolean;
+  highlight: boolean;
+}
+
 /**
- * The room's `unread_notifications`: the events after the user's read receipt that the user's push
- * rules say notify (and highlight), as the spec's "Receiving notifications" describes. Counting is
- * capped by how many unread events the caller loaded (sync loads at most 100 per room).
+ * What the user's push rules decide for each event (oldest first), as the spec's "Receiving
+ * notifications" describes, evaluated against the room's current state.
  */
-export function countNotifications(userId: string, room: RoomState, events: UnreadEvent[], decide: NotificationDecider) {
+function decisions(userId: string, room: RoomState, events: { pdu: Pdu; position: number }[], decide: NotificationDecider): Decision[] {
+  if (!events.length) return [];
   let joined = 0;
   for (const { pdu } of room.state.values()) if (pdu.type === 'm.room.member' && pdu.content.membership === 'join') joined++;
   const pl = room.get('m.room.power_levels', '')?.content;
   const create = room.get('m.room.create', '');
   const displayName = (room.get('m.room.member', userId)?.content.displayname as string | undefined) ?? null;
-  let notification_count = 0;
-  let highlight_count = 0;
-  for (const e of events) {
-    const pdu = JSON.parse(e.json) as Pdu;
-    const result = decide(pdu, {
+  return events.map(({ pdu, position }) => ({
+    position,
+    ...decide(pdu, {
       userId,
       displayName,
       roomMemberCount: joined,
       senderPowerLevel: userLevel(pl, pdu.sender, create),
       notificationLevels: pl?.notifications as Record<string, unknown> | undefined,
-    });
-    if (result.notify) notification_count++;
-    if (result.highlight) highlight_count++;
+    }),
+  }));
+}
+
+function total(list: Decision[]) {
+  let notification_count = 0;
+  let highlight_count = 0;
+  for (const d of list) {
+    if (d.notify) notification_count++;
+    if (d.highlight) highlight_count++;
   }
   return { notification_count, highlight_count };
+}
+
+/**
+ * The room's `unread_notifications`: the events after the user's read receipt that the user's push
+ * rules say notify (and highlight). Counting is capped by how many unread events the caller
+ * loaded (sync loads at most UNREAD_CAP per room).
+ */
+export function countNotifications(userId: string, room: RoomState, events: UnreadEvent[], decide: NotificationDecider) {
+  const list = events.map((e) => ({ pdu: JSON.parse(e.json) as Pdu, position: e.stream_ordering }));
+  return total(decisions(userId, room, list, decide));
+}
+
+interface Entry {
+  /** StreamHints.receiptVersion when the read position was loaded: a change means it may have moved. */
+  receiptVersion: string;
+  decide: NotificationDecider;
+  /** Room state the decisions were made against (the cache replaces the object on every change). */
+  room: RoomState;
+  countedTo: number;
+  /** The decisions for the newest UNREAD_CAP counted events, oldest first. */
+  decisions: Decision[];
+}
+
+/**
+ * Unread counts kept per (user, room) and moved forward incrementally: a woken sync evaluates
+ * only the events since the last count (from RecentEvents, which proves it has all of them),
+ * instead of reloading the read receipt and up to UNREAD_CAP events. An entry is dropped — and the
+ * count recomputed from Postgres — when the user's receipts or push rules may have changed, when
+ * a state event or a redaction arrives (either can change earlier decisions), or when the cache
+ * cannot prove it has every new event.
+ */
+export class UnreadCounter {
+  private entries = new Map<string, Entry>();
+
+  constructor(
+    private recent: RecentEvents,
+    private maxEntries = 50_000,
+  ) {}
+
+  /** The counts at `to`, or undefined when they must be recomputed from Postgres. */
+  advance(userId: string, roomId: string, to: number, receiptVersion: string, room: RoomState, decide: NotificationDecider) {
+    const key = `${userId}\u0000${roomId}`;
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.receiptVersion !== receiptVersion || e.decide !== decide || e.room !== room || to < e.countedTo) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    if (to > e.countedTo) {
+      const rows = this.recent.range(roomId, e.countedTo, to);
+      if (!rows) return undefined;
+      const fresh: { pdu: Pdu; position: number }[] = [];
+      for (const r of rows) {
+        const pdu = JSON.parse(r.json) as Pdu;
+        if (pdu.state_key !== undefined || pdu.type === 'm.room.redaction' || r.redacted_by) {
+          this.entries.delete(key);
+          return undefined;
+        }
+        if (pdu.sender !== userId && !r.silent) fresh.push({ pdu, position: r.stream_ordering });
+      }
+      e.decisions.push(...decisions(userId, room, fresh, decide));
+      if (e.decisions.length > UNREAD_CAP) e.decisions.splice(0, e.decisions.length - UNREAD_CAP);
+      e.countedTo = to;
+    }
+    return total(e.decisions);
+  }
+
+  /** Counts from events read from Postgres (newest first, after the receipt, up to `to`); remembered for next time. */
+  compute(
+    userId: string,
+    roomId: string,
+    to: number,
+    receiptVersion: string,
+    room: RoomState,
+    decide: NotificationDecider,
+    newestFirst: UnreadEvent[],
+  ) {
+    const list = newestFirst
+      .slice()
+      .reverse()
+      .map((e) => ({ pdu: JSON.parse(e.json) as Pdu, position: e.stream_ordering }));
+    const made = decisions(userId, room, list, decide);
+    const key = `${userId}\u0000${roomId}`;
+    this.entries.delete(key);
+    this.entries.set(key, { receiptVersion, decide, room, countedTo: to, decisions: made });
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return total(made);
+  }
 }

@@ -1,10 +1,37 @@
 import type { PubSub } from '../../runtime/ports.js';
 import { STREAM_TOPIC, type StreamWakeUp } from './stream-source.js';
 import { RoomChangeCache } from './room-change-cache.js';
+import { StreamHints, type HintedStream } from './stream-hints.js';
 
 /** Published after each group commit: the highest durable position, the rooms it touched and the
  *  users whose membership changed (an invitee is not yet in the room's waiter set). */
 export const ROOM_EVENTS_TOPIC = 'hs.room_events';
+
+export interface RoomEventsWakeUp {
+  position: number;
+  rooms: string[];
+  users?: string[];
+  /** The batch's lowest position and its number of events: when `position - first + 1 === count`
+   *  the batch is every position in [first, position], which lets a listener prove it missed nothing. */
+  first?: number;
+  count?: number;
+}
+
+/** An event row as the gap reader returns it: enough to replay a missed notification. */
+export interface GapEvent {
+  room_id: string;
+  stream_ordering: number;
+  /** The state_key of an m.room.member event (whose membership changed), else null. */
+  member: string | null;
+}
+
+export interface NotifierStartOptions {
+  /** Current positions, read after subscribing so no notification falls in between. */
+  positions: () => Promise<{ events: number } & Partial<Record<HintedStream, number>>>;
+  /** Events in (after, upTo]: closes a gap in the notifications (one lost, or overtaken by a later one). */
+  eventsBetween: (after: number, upTo: number) => Promise<GapEvent[]>;
+  onError?: (err: unknown) => void;
+}
 
 interface Waiter {
   userId: string;
@@ -17,6 +44,14 @@ interface Waiter {
  * they touched; other streams with the users or rooms they concern) and each process's notifier
  * resolves exactly the waiters that care, found through two indexes so a wake-up costs O(waiters
  * woken), not O(all open long-polls).
+ *
+ * It also keeps what sync needs to answer without queries: `eventsPosition`, a room-events
+ * position below which every event's room is known (`roomChanges`), and what was heard of the
+ * other streams (`hints`). Room-event notifications carry their batch's first position and size;
+ * one that does not start right after `eventsPosition` (another process's notification overtook
+ * it or was lost, or positions were skipped) is held back while the gap is read from Postgres,
+ * so `eventsPosition` only ever moves over a contiguous, fully known range. Waiters are woken
+ * after that, so a woken sync always sees the position that woke it.
  */
 export class SyncNotifier {
   private byUser = new Map<string, Set<Waiter>>();
@@ -25,25 +60,53 @@ export class SyncNotifier {
   private stopped = false;
   /** Which rooms changed when, from the same notifications that wake the waiters. */
   readonly roomChanges = new RoomChangeCache();
+  /** What was heard of the per-user streams. */
+  readonly hints = new StreamHints();
+  private complete = -1;
+  private held: RoomEventsWakeUp[] = [];
+  private repairing = false;
+  private opts?: NotifierStartOptions;
+  private membershipListeners: ((users: string[]) => void)[] = [];
 
   constructor(private pubsub: PubSub) {}
 
-  /** `currentEventsPosition` is read after subscribing, so no notification falls in between. */
-  async start(currentEventsPosition: () => Promise<number>): Promise<void> {
+  async start(opts: NotifierStartOptions): Promise<void> {
+    this.opts = opts;
     this.unsubscribe.push(
-      await this.pubsub.subscribe(ROOM_EVENTS_TOPIC, (msg) => {
-        const m = msg as { rooms: string[]; users?: string[]; position: number };
-        this.roomChanges.record(m.rooms, m.position);
-        for (const roomId of m.rooms) this.wakeRoom(roomId);
-        for (const userId of m.users ?? []) this.wakeUser(userId);
-      }),
+      await this.pubsub.subscribe(ROOM_EVENTS_TOPIC, (msg) => this.onRoomEvents(msg as RoomEventsWakeUp)),
       await this.pubsub.subscribe(STREAM_TOPIC, (msg) => {
         const m = msg as StreamWakeUp;
+        this.hints.record(m);
         for (const u of m.userIds ?? []) this.wakeUser(u);
         for (const r of m.roomIds ?? []) this.wakeRoom(r);
       }),
     );
-    this.roomChanges.startFrom(await currentEventsPosition());
+    const positions = await opts.positions();
+    this.hints.startFrom(positions);
+    this.roomChanges.startFrom(positions.events);
+    this.complete = positions.events;
+    this.drain();
+  }
+
+  /** Every room event at or below this position is committed and its room recorded in `roomChanges`
+   *  (-1 before start). */
+  get eventsPosition(): number {
+    return this.complete;
+  }
+
+  /** Called (before any waiter wakes) with the users whose membership changed in a notified batch. */
+  onMembershipChange(fn: (users: string[]) => void): void {
+    this.membershipListeners.push(fn);
+  }
+
+  /**
+   * Postgres says room events exist up to `position`: if no notification covered them yet (lost,
+   * or still in flight), read them now so waiters wake and `eventsPosition` catches up.
+   */
+  catchUp(position: number): void {
+    if (this.complete < 0 || position <= this.complete || this.stopped) return;
+    this.held.push({ position, rooms: [] });
+    this.drain();
   }
 
   /** After stop, every wait returns at once: shutdown must not sit out open long-polls. */
@@ -80,6 +143,58 @@ export class SyncNotifier {
     let n = 0;
     for (const s of this.byUser.values()) n += s.size;
     return n;
+  }
+
+  private onRoomEvents(m: RoomEventsWakeUp): void {
+    this.held.push(m);
+    this.drain();
+  }
+
+  /** Applies held notifications in position order until one needs a gap read. */
+  private drain(): void {
+    if (this.complete < 0 || this.repairing) return;
+    this.held.sort((a, b) => a.position - b.position);
+    while (this.held.length && !this.repairing) {
+      const m = this.held.shift()!;
+      if (m.position <= this.complete) continue; // covered by a gap read already
+      const contiguous =
+        m.first !== undefined && m.count !== undefined && m.position - m.first + 1 === m.count && m.first <= this.complete + 1;
+      if (contiguous) this.apply(m.rooms, m.users ?? [], m.position);
+      else this.repair(m);
+    }
+  }
+
+  private apply(rooms: string[], users: string[], position: number): void {
+    this.roomChanges.record(rooms, position);
+    if (users.length) for (const fn of this.membershipListeners) fn(users);
+    this.complete = Math.max(this.complete, position);
+    for (const roomId of rooms) this.wakeRoom(roomId);
+    for (const userId of users) this.wakeUser(userId);
+  }
+
+  /** Reads the events of (eventsPosition, m.position] from Postgres, applies them, then goes on. */
+  private repair(m: RoomEventsWakeUp): void {
+    this.repairing = true;
+    const after = this.complete;
+    this.opts!.eventsBetween(after, m.position).then(
+      (rows) => {
+        this.repairing = false;
+        for (const r of rows) this.roomChanges.record([r.room_id], r.stream_ordering);
+        const users = new Set(m.users ?? []);
+        for (const r of rows) if (r.member) users.add(r.member);
+        this.apply([...new Set([...m.rooms, ...rows.map((r) => r.room_id)])], [...users], m.position);
+        this.drain();
+      },
+      (err) => {
+        // Postgres unavailable: try again shortly; until then syncs see the old position.
+        this.opts!.onError?.(err);
+        setTimeout(() => {
+          this.repairing = false;
+          this.held.push(m);
+          if (!this.stopped) this.drain();
+        }, 200).unref();
+      },
+    );
   }
 
   private wakeUser(userId: string): void {

@@ -23,13 +23,16 @@ export class RoomTimelines {
    * The last `limit + 1` events of each room in (from_room, to_room], newest first: one more than
    * asked so the caller knows whether the timeline is limited.
    */
-  async latest(ranges: { roomId: string; from: number; to: number }[], limit: number): Promise<Map<string, EventRow[]>> {
-    const out = new Map<string, EventRow[]>();
+  async latest(
+    ranges: { roomId: string; from: number; to: number }[],
+    limit: number,
+  ): Promise<Map<string, (EventRow & { silent: boolean })[]>> {
+    const out = new Map<string, (EventRow & { silent: boolean })[]>();
     if (!ranges.length) return out;
-    const { rows } = await this.db.query<EventRow & { room: string }>(
+    const { rows } = await this.db.query<EventRow & { room: string; silent: boolean }>(
       `SELECT x.room, t.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS x(room, lo, hi)
        JOIN LATERAL (
-         SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS}
+         SELECT ${EVENT_COLUMNS}, e.silent FROM hs_events e ${EVENT_JOINS}
          WHERE e.room_id = x.room AND e.stream_ordering > x.lo AND e.stream_ordering <= x.hi
          ORDER BY e.stream_ordering DESC LIMIT $4
        ) t ON true`,
@@ -92,30 +95,44 @@ export class RoomTimelines {
   }
 
   /**
-   * Up to `cap` events per room after the user's read position, sent by others (for notification
-   * counts). Other users' membership changes are left out: the default `.m.rule.member_event`
-   * never notifies for them, and in busy rooms they would dominate the evaluation cost.
+   * Up to `cap` events per room after the user's read position and up to `to`, sent by others and
+   * not imported silently, newest first (for notification counts). Other users' membership changes are left out: the
+   * default `.m.rule.member_event` never notifies for them, and in busy rooms they would dominate
+   * the evaluation cost.
    */
   async unreadEvents(
     userId: string,
     readUpTo: Map<string, number>,
     roomIds: string[],
+    to: number,
     cap = 100,
-  ): Promise<Map<string, { json: string }[]>> {
-    const out = new Map<string, { json: string }[]>();
+  ): Promise<Map<string, { json: string; stream_ordering: number }[]>> {
+    const out = new Map<string, { json: string; stream_ordering: number }[]>();
     if (!roomIds.length) return out;
-    const { rows } = await this.db.query<{ room: string; json: string }>(
-      `SELECT x.room, m.json FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
-       JOIN LATERAL (SELECT json FROM hs_events WHERE room_id = x.room AND stream_ordering > x.p AND sender <> $3 AND redacted_by IS NULL
+    const { rows } = await this.db.query<{ room: string; json: string; stream_ordering: number }>(
+      `SELECT x.room, m.json, m.stream_ordering FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
+       JOIN LATERAL (SELECT json, stream_ordering FROM hs_events
+                     WHERE room_id = x.room AND stream_ordering > x.p AND stream_ordering <= $5 AND sender <> $3 AND redacted_by IS NULL
+                       AND NOT silent
                        AND (type <> 'm.room.member' OR state_key = $3)
                      ORDER BY stream_ordering DESC LIMIT $4) m ON true`,
-      [roomIds, roomIds.map((r) => readUpTo.get(r) ?? 0), userId, cap],
+      [roomIds, roomIds.map((r) => readUpTo.get(r) ?? 0), userId, cap, to],
     );
     for (const r of rows) {
       const list = out.get(r.room) ?? [];
-      list.push({ json: r.json });
+      list.push({ json: r.json, stream_ordering: r.stream_ordering });
       out.set(r.room, list);
     }
     return out;
+  }
+
+  /** Events with positions in (after, upTo]: what a lost or overtaken commit notification announced. */
+  async eventsBetween(after: number, upTo: number): Promise<{ room_id: string; stream_ordering: number; member: string | null }[]> {
+    const { rows } = await this.db.query<{ room_id: string; stream_ordering: number; member: string | null }>(
+      `SELECT room_id, stream_ordering, CASE WHEN type = 'm.room.member' THEN state_key END AS member FROM hs_events
+       WHERE stream_ordering > $1 AND stream_ordering <= $2`,
+      [after, upTo],
+    );
+    return rows;
   }
 }

@@ -16,6 +16,8 @@ export interface StreamWakeUp {
   /** Users whose sync must wake; omit for room-scoped streams and give roomIds instead. */
   userIds?: string[];
   roomIds?: string[];
+  /** Whose own data moved (receipts: the receipt's owner), so caches of it can be dropped exactly. */
+  actors?: string[];
 }
 
 /** Called by sync to assemble one response; all reads are bounded by (from, to]. */

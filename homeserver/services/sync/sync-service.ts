@@ -6,15 +6,19 @@ import { matchesFilter } from '../rooms/room-reads.js';
 import type { EventStore } from '../rooms/event-store.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
 import { VisibilityFilter } from '../rooms/history-visibility.js';
-import { streamToken } from '../rooms/stream-token.js';
+import { BEFORE_ALL_EVENTS, streamToken } from '../rooms/stream-token.js';
 import type { Receipts } from '../ephemeral/receipts.js';
 import type { Typing } from '../ephemeral/typing.js';
 import type { SyncNotifier } from './notifier.js';
 import type { E2eSync } from '../e2e/index.js';
 import { RoomTimelines } from './room-timelines.js';
-import { countNotifications, type NotificationDecider, type UnreadEvent } from './notification-counts.js';
+import { UnreadCounter, UNREAD_CAP, type NotificationDecider } from './notification-counts.js';
 import type { StreamSource } from './stream-source.js';
 import { formatSyncToken, parseSyncToken, STREAM_NAMES, ZERO_POSITIONS, type StreamName, type SyncPositions } from './sync-token.js';
+import { HINTED_STREAMS, type HintedStream } from './stream-hints.js';
+import { RecentEvents } from './recent-events.js';
+import type { OtkCounts } from '../e2e/index.js';
+import type { RoomState } from '../rooms/room-state.js';
 import { roomIncluded, timelineLimit, typeAllowed, type SyncFilter } from './sync-filter.js';
 
 export interface SyncRequest {
@@ -37,8 +41,10 @@ export interface SyncDeps {
   streams: ExternalStreams;
   /** End-to-end encryption's sync parts (to-device, device lists, key counts), when wired. */
   e2e?: E2eSync;
-  /** The user's push rules as a decision function (loaded once per sync), for unread counts. */
+  /** The user's push rules as a decision function, for unread counts (cached until their account data moves). */
   notificationDecider?: (userId: string) => Promise<NotificationDecider>;
+  /** Key counts for a device; defaults to `e2e.otkCounts` (services wire a batching loader). */
+  otkCounts?: (userId: string, deviceId: string) => Promise<OtkCounts>;
 }
 
 interface Membership {
@@ -64,19 +70,47 @@ const STRIPPED_STATE_TYPES = [
  * those positions. An incremental sync with nothing new waits on the notifier (registered before
  * the first look, so nothing committed in between is missed) until something relevant happens or
  * the timeout ends.
+ *
+ * Incremental syncs are served from memory where the notifier can prove it knows enough (see
+ * `positionsFromMemory`): positions, changed rooms, memberships, recent timelines, unread counts
+ * and push rules need no query in the steady state. Initial, full-state and timed-out syncs read
+ * every position from Postgres, which also catches up on any wake-up this process missed.
  */
 export class SyncService {
   private timelines: RoomTimelines;
+  /** Recent events of active rooms (fed by this process's commits through `committed`). */
+  readonly recent: RecentEvents;
+  private unread: UnreadCounter;
+  private memberCache = new Map<string, Membership[]>();
+  private memberGen = new Map<string, number>();
+  private deciders = new Map<string, { decide: NotificationDecider; version: number }>();
 
   constructor(private deps: SyncDeps) {
     this.timelines = new RoomTimelines(deps.db);
+    this.recent = new RecentEvents(deps.notifier);
+    this.unread = new UnreadCounter(this.recent);
+    deps.notifier.onMembershipChange((users) => {
+      for (const u of users) {
+        this.memberCache.delete(u);
+        this.memberGen.set(u, (this.memberGen.get(u) ?? 0) + 1);
+      }
+    });
+  }
+
+  /** For the notifier's start: every position, and a reader of missed room events. */
+  notifierStartOptions(onError?: (err: unknown) => void) {
+    return {
+      positions: () => this.currentPositions(),
+      eventsBetween: (after: number, upTo: number) => this.timelines.eventsBetween(after, upTo),
+      onError,
+    };
   }
 
   async sync(requester: Requester, req: SyncRequest, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
     const deadline = Date.now() + req.timeoutMs;
     for (;;) {
-      const rooms = await this.memberships(requester.userId);
+      const rooms = await this.memberships(requester.userId, since !== undefined && !req.fullState);
       const wake = new AbortController();
       const waiting = this.deps.notifier.wait(
         requester.userId,
@@ -84,7 +118,7 @@ export class SyncService {
         Math.max(0, deadline - Date.now()),
         anySignal(signal, wake.signal),
       );
-      const response = await this.build(requester, since, req, rooms);
+      const response = await this.build(requester, since, req, rooms, false);
       const remaining = deadline - Date.now();
       if (!since || req.fullState || hasContent(response) || remaining <= 0 || signal?.aborted || this.deps.notifier.isStopped) {
         wake.abort();
@@ -93,39 +127,97 @@ export class SyncService {
       await waiting;
       if (Date.now() >= deadline || signal?.aborted) {
         // Timed out: a fresh response (empty or not) with the latest positions.
-        return this.build(requester, since, req, await this.memberships(requester.userId));
+        this.deciders.delete(requester.userId); // re-read: bounds the life of a missed wake-up
+        return this.build(requester, since, req, await this.memberships(requester.userId, false), true);
       }
     }
   }
 
   async currentPositions(): Promise<SyncPositions> {
-    const [events, typing, receipts] = await Promise.all([
-      this.deps.store.maxStreamOrdering(),
-      this.deps.typing.currentPosition(),
-      this.deps.receipts.currentPosition(),
-    ]);
-    const out: SyncPositions = { ...ZERO_POSITIONS, events, typing, receipts };
-    for (const name of STREAM_NAMES) {
-      const source = (this.deps.streams as Record<string, StreamSource<unknown> | undefined>)[name];
-      if (source) out[name] = await source.currentPosition();
-    }
+    const out: SyncPositions = { ...ZERO_POSITIONS };
+    await Promise.all(STREAM_NAMES.map(async (name) => (out[name] = await this.positionOf(name))));
     return out;
   }
 
-  private async memberships(userId: string): Promise<Membership[]> {
+  private positionOf(name: StreamName): Promise<number> {
+    if (name === 'events') return this.deps.store.maxStreamOrdering();
+    if (name === 'typing') return this.deps.typing.currentPosition();
+    if (name === 'receipts') return this.deps.receipts.currentPosition();
+    const source = (this.deps.streams as Record<string, StreamSource<unknown> | undefined>)[name];
+    return source ? source.currentPosition() : Promise.resolve(0);
+  }
+
+  /**
+   * The positions of an incremental sync without queries: room events up to the notifier's
+   * proven-complete position, and for every other stream either `from` (nothing heard for this
+   * user or their rooms since) or the latest heard position. A stream whose `from` predates what
+   * this process heard (after a restart) is read from Postgres once.
+   */
+  private async positionsFromMemory(userId: string, joined: string[], from: SyncPositions): Promise<SyncPositions> {
+    const notifier = this.deps.notifier;
+    const to: SyncPositions = { ...from, events: Math.max(from.events, notifier.eventsPosition) };
+    const unknown: HintedStream[] = [];
+    for (const name of HINTED_STREAMS) {
+      const p = notifier.hints.positionFor(name, userId, joined, from[name]);
+      if (p === undefined) unknown.push(name);
+      else to[name] = p;
+    }
+    if (unknown.length) await Promise.all(unknown.map(async (name) => (to[name] = await this.positionOf(name))));
+    return to;
+  }
+
+  /** Cached for incremental syncs (dropped by the notifier when a batch changes the user's membership). */
+  private async memberships(userId: string, cached: boolean): Promise<Membership[]> {
+    const ready = this.deps.notifier.eventsPosition >= 0 && !this.deps.notifier.isStopped;
+    const hit = cached && ready ? this.memberCache.get(userId) : undefined;
+    if (hit) return hit;
+    const gen = this.memberGen.get(userId);
     const { rows } = await this.deps.db.query<Membership>(
       'SELECT room_id, membership, stream_ordering, forgotten FROM hs_memberships WHERE user_id = $1',
       [userId],
     );
+    if (ready && this.memberGen.get(userId) === gen) {
+      this.memberCache.delete(userId);
+      this.memberCache.set(userId, rows);
+      while (this.memberCache.size > 50_000) this.memberCache.delete(this.memberCache.keys().next().value!);
+    }
     return rows;
   }
 
-  private async build(requester: Requester, since: SyncPositions | undefined, req: SyncRequest, memberships: Membership[]) {
-    const to = await this.currentPositions();
+  /** The user's push rules as a decision function, kept until their account data moves (push rules are mirrored there). */
+  private async decider(userId: string): Promise<NotificationDecider | undefined> {
+    const load = this.deps.notificationDecider;
+    if (!load) return undefined;
+    const hints = this.deps.notifier.hints;
+    const version = hints.accountDataVersion(userId);
+    const hit = this.deciders.get(userId);
+    if (hit && hit.version === version && hints.isStarted) return hit.decide;
+    const decide = await load(userId);
+    if (hints.isStarted && hints.accountDataVersion(userId) === version) {
+      this.deciders.delete(userId);
+      this.deciders.set(userId, { decide, version });
+      while (this.deciders.size > 50_000) this.deciders.delete(this.deciders.keys().next().value!);
+    }
+    return decide;
+  }
+
+  private async build(requester: Requester, since: SyncPositions | undefined, req: SyncRequest, memberships: Membership[], slow: boolean) {
     const from = since ?? ZERO_POSITIONS;
     const full = !since || req.fullState;
     const filter = req.filter;
     const userId = requester.userId;
+    const notifier = this.deps.notifier;
+    const otk = requester.deviceId && this.deps.e2e ? this.otkCounts(userId, requester.deviceId) : undefined;
+    otk?.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    const fromMemory = !full && !slow && notifier.eventsPosition >= 0 && !notifier.isStopped;
+    const to = fromMemory
+      ? await this.positionsFromMemory(
+          userId,
+          memberships.filter((m) => m.membership === 'join').map((m) => m.room_id),
+          from,
+        )
+      : await this.currentPositions();
+    if (!fromMemory) notifier.catchUp(to.events);
     const visible = memberships.filter((m) => roomIncluded(filter, m.room_id) && m.stream_ordering <= to.events);
 
     const joinedIds = visible.filter((m) => m.membership === 'join').map((m) => m.room_id);
@@ -134,7 +226,7 @@ export class SyncService {
     const [withEvents, typing, receipts] = await Promise.all([
       full
         ? Promise.resolve(new Set(joinedIds))
-        : (this.deps.notifier.roomChanges.changedSince(joinedIds, from.events) ??
+        : ((to.events <= notifier.eventsPosition ? notifier.roomChanges.changedSince(joinedIds, from.events) : undefined) ??
           this.timelines.roomsWithEvents(joinedIds, from.events, to.events)),
       from.typing === to.typing ? new Map<string, string[]>() : this.deps.typing.changedRooms(joinedIds, from.typing, to.typing),
       from.receipts === to.receipts
@@ -190,7 +282,7 @@ export class SyncService {
             ? await e2e.deviceListsSection(userId, from, to)
             : { changed: [], left: [] };
       }
-      if (requester.deviceId) Object.assign(response, await e2e.otkCounts(userId, requester.deviceId));
+      if (otk) Object.assign(response, await otk);
     }
     return response;
   }
@@ -223,14 +315,12 @@ export class SyncService {
     const fullRooms = roomIds.filter((r) => ctx.full || ctx.newlyJoined.has(r));
     const timelineRanges = roomIds
       .filter((r) => ctx.withEvents.has(r) || ctx.full || ctx.newlyJoined.has(r))
-      .map((roomId) => ({ roomId, from: ctx.full || ctx.newlyJoined.has(roomId) ? 0 : from.events, to: to.events }));
-    const [timelines, currentState] = await Promise.all([
-      this.timelines.latest(timelineRanges, limit),
+      .map((roomId) => ({ roomId, from: ctx.full || ctx.newlyJoined.has(roomId) ? BEFORE_ALL_EVENTS : from.events, to: to.events }));
+    const [timelines, currentState, unreadCounts] = await Promise.all([
+      this.latestTimelines(timelineRanges, limit),
       this.timelines.currentState(fullRooms),
+      this.unreadCounts(userId, roomIds, to.events),
     ]);
-    const readUpTo = await this.deps.receipts.readUpTo(userId, roomIds);
-    const unreadEvents = await this.timelines.unreadEvents(userId, readUpTo, roomIds);
-    const decide = this.deps.notificationDecider ? await this.deps.notificationDecider(userId) : undefined;
 
     // Timelines: newest-first rows → oldest-first events, limited when more than `limit` exist.
     const prepared = new Map<string, { events: EventRow[]; limited: boolean }>();
@@ -281,17 +371,64 @@ export class SyncService {
         state: { events: state },
         ephemeral: { events: ephemeral.filter((e) => typeAllowed(filter?.room?.ephemeral, (e as { type: string }).type)) },
         account_data: { events: (ctx.roomAccountData[roomId] ?? []).filter((e) => typeAllowed(filter?.room?.account_data, e.type)) },
-        unread_notifications: await this.unreadNotifications(userId, roomId, unreadEvents.get(roomId) ?? [], decide),
+        unread_notifications: unreadCounts.get(roomId) ?? { notification_count: 0, highlight_count: 0 },
         summary: await this.summary(roomId, userId),
       };
     }
     return out;
   }
 
-  private async unreadNotifications(userId: string, roomId: string, events: UnreadEvent[], decide: NotificationDecider | undefined) {
-    const room = await this.deps.cache.get(roomId);
-    if (!room || !decide || !events.length) return { notification_count: 0, highlight_count: 0 };
-    return countNotifications(userId, room, events, decide);
+  /** Timelines from the recent-events cache where it can prove completeness, the rest in one query (which refills it). */
+  private async latestTimelines(ranges: { roomId: string; from: number; to: number }[], limit: number) {
+    const out = new Map<string, EventRow[]>();
+    const misses: typeof ranges = [];
+    for (const r of ranges) {
+      const hit = this.recent.read(r.roomId, r.from, r.to, limit);
+      if (hit) out.set(r.roomId, hit);
+      else misses.push(r);
+    }
+    if (!misses.length) return out;
+    const read = await this.timelines.latest(misses, limit);
+    for (const r of misses) {
+      const rows = read.get(r.roomId) ?? [];
+      out.set(r.roomId, rows);
+      this.recent.fill(r.roomId, r.from, r.to, rows, limit);
+    }
+    return out;
+  }
+
+  /**
+   * `unread_notifications` of each room at `to`: moved forward from the last count where the
+   * cache can (see UnreadCounter), else read receipt and unread events from Postgres.
+   */
+  private async unreadCounts(userId: string, roomIds: string[], to: number) {
+    const out = new Map<string, { notification_count: number; highlight_count: number }>();
+    const decide = await this.decider(userId);
+    if (!decide || !roomIds.length) return out;
+    const hints = this.deps.notifier.hints;
+    const receiptVersion = hints.isStarted ? hints.receiptVersion(userId) : 'unknown';
+    const rooms = new Map<string, RoomState>();
+    const misses: string[] = [];
+    for (const roomId of roomIds) {
+      const room = await this.deps.cache.get(roomId);
+      if (!room) continue;
+      rooms.set(roomId, room);
+      const counted = hints.isStarted ? this.unread.advance(userId, roomId, to, receiptVersion, room, decide) : undefined;
+      if (counted) out.set(roomId, counted);
+      else misses.push(roomId);
+    }
+    if (!misses.length) return out;
+    const readUpTo = await this.deps.receipts.readUpTo(userId, misses);
+    const unreadEvents = await this.timelines.unreadEvents(userId, readUpTo, misses, to, UNREAD_CAP);
+    for (const roomId of misses) {
+      const version = hints.isStarted ? receiptVersion : `unknown-${Math.random()}`;
+      out.set(roomId, this.unread.compute(userId, roomId, to, version, rooms.get(roomId)!, decide, unreadEvents.get(roomId) ?? []));
+    }
+    return out;
+  }
+
+  private otkCounts(userId: string, deviceId: string): Promise<OtkCounts> {
+    return this.deps.otkCounts ? this.deps.otkCounts(userId, deviceId) : this.deps.e2e!.otkCounts(userId, deviceId);
   }
 
   private stateBeforeTimeline(
@@ -378,7 +515,7 @@ export class SyncService {
     if (!left.length) return out;
     const limit = timelineLimit(filter);
     const timelines = await this.timelines.latest(
-      left.map((m) => ({ roomId: m.room_id, from: full ? 0 : from.events, to: Math.min(m.stream_ordering, to.events) })),
+      left.map((m) => ({ roomId: m.room_id, from: full ? BEFORE_ALL_EVENTS : from.events, to: Math.min(m.stream_ordering, to.events) })),
       limit,
     );
     for (const m of left) {

@@ -44,16 +44,16 @@ export function getFilter(userData: UserData, userId: string, filterId: string):
 }
 
 /** Sync's `set_presence` (`offline` leaves presence alone); a no-op when presence is disabled. */
-export function setPresenceFromSync(userData: UserData, userId: string, state: PresenceState): Promise<void> {
-  return userData.presence.setFromSync(userId, state);
+export function setPresenceFromSync(userData: UserData, userId: string, state: PresenceState, syncTimeoutMs?: number): Promise<void> {
+  return userData.presence.setFromSync(userId, state, syncTimeoutMs);
 }
 
 /** The Services hooks sync and read markers call. */
 export function userDataHooks(userData: UserData) {
   return {
     syncFilterLookup: (userId: string, filterId: string): Promise<unknown | undefined> => getFilter(userData, userId, filterId),
-    setPresenceFromSync: async (userId: string, presence: string): Promise<void> => {
-      if (PRESENCE_STATES.includes(presence)) await setPresenceFromSync(userData, userId, presence as PresenceState);
+    setPresenceFromSync: async (userId: string, presence: string, syncTimeoutMs?: number): Promise<void> => {
+      if (PRESENCE_STATES.includes(presence)) await setPresenceFromSync(userData, userId, presence as PresenceState, syncTimeoutMs);
     },
     setRoomAccountData: async (userId: string, roomId: string, type: string, content: Record<string, unknown>): Promise<void> => {
       await userData.accountData.set(userId, roomId, type, content);

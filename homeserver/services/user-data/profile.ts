@@ -6,6 +6,7 @@ import type { Accounts } from '../accounts/accounts.js';
 import type { UserCache } from '../accounts/user-cache.js';
 import type { RoomInput } from '../rooms/room-input.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
+import type { AppserviceQueries } from '../appservices/queries.js';
 
 export type ProfileField = 'displayname' | 'avatar_url';
 export const PROFILE_FIELDS: readonly ProfileField[] = ['displayname', 'avatar_url'];
@@ -37,12 +38,16 @@ export interface ProfileDeps {
  * as Synapse does; a room that refuses the update does not fail the request.
  */
 export class Profiles {
+  /** Set by the composition root: asks the appservice holding an unknown user's namespace (it may create the user meanwhile). */
+  appserviceQueries?: AppserviceQueries;
+
   constructor(private deps: ProfileDeps) {}
 
   /** `GET /profile/{userId}`: 404 for users this server does not know. */
   async get(userId: string): Promise<Profile> {
     parseUserId(userId);
-    const user = await this.deps.accounts.getUser(userId);
+    const lookup = () => this.deps.accounts.getUser(userId);
+    const user = await (this.appserviceQueries ? this.appserviceQueries.user(userId, lookup) : lookup());
     if (!user) throw MatrixError.notFound('Profile was not found');
     const out: Profile = {};
     if (user.displayname) out.displayname = user.displayname;

@@ -42,7 +42,9 @@ export class UserData {
     this.pushRules = new PushRules(db, pubsub, log);
     this.accountData = new AccountData(db, pubsub, log, (userId) => this.pushRules.accountDataContent(userId));
     this.filters = new Filters(db);
-    this.presence = new Presence(db, pubsub, log, deps.config.presence.enabled, async (userId) => !!(await accounts.getUser(userId)));
+    const { enabled, offline_after_ms, idle_after_ms } = deps.config.presence;
+    const timeouts = { offlineAfterMs: offline_after_ms, idleAfterMs: idle_after_ms };
+    this.presence = new Presence(db, pubsub, log, enabled, async (userId) => !!(await accounts.getUser(userId)), timeouts);
     this.profiles = new Profiles({ db, accounts, users: deps.users, input: deps.input, cache: deps.cache, log });
     this.directory = new UserDirectory(db);
   }

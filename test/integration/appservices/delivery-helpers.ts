@@ -21,6 +21,10 @@ export class FakeAppservice {
   attempts: RecordedTxn[] = [];
   pings: unknown[] = [];
   queries: string[] = [];
+  /** Answers user/alias queries (default: ids containing "known" exist); true = 200, false = 404. */
+  onQuery?: (kind: 'users' | 'rooms', id: string) => Promise<boolean> | boolean;
+  /** Answers `GET /_matrix/app/v1/thirdparty/...` (default: 404). */
+  onThirdParty?: (path: string, query: URLSearchParams) => { status: number; body: unknown };
   url = '';
   private server: Server;
 
@@ -62,8 +66,16 @@ export class FakeAppservice {
     }
     const q = /^\/_matrix\/app\/v1\/(users|rooms)\/([^/?]+)/.exec(url);
     if (req.method === 'GET' && q) {
-      this.queries.push(`${q[1]}:${decodeURIComponent(q[2]!)}`);
-      return decodeURIComponent(q[2]!).includes('known') ? { status: 200, body: {} } : { status: 404, body: { errcode: 'M_NOT_FOUND' } };
+      const id = decodeURIComponent(q[2]!);
+      this.queries.push(`${q[1]}:${id}`);
+      const found = this.onQuery ? await this.onQuery(q[1] as 'users' | 'rooms', id) : id.includes('known');
+      return found ? { status: 200, body: {} } : { status: 404, body: { errcode: 'M_NOT_FOUND' } };
+    }
+    if (req.method === 'GET' && url.startsWith('/_matrix/app/v1/thirdparty/')) {
+      const parsed = new URL(url, 'http://x');
+      const path = parsed.pathname.slice('/_matrix/app/v1/thirdparty'.length);
+      this.queries.push(`thirdparty:${path}?${parsed.searchParams}`);
+      return this.onThirdParty?.(path, parsed.searchParams) ?? { status: 404, body: { errcode: 'M_NOT_FOUND' } };
     }
     const m = /^\/_matrix\/app\/v1\/transactions\/([^/?]+)/.exec(url);
     if (req.method === 'PUT' && m) {

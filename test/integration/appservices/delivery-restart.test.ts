@@ -59,3 +59,39 @@ it('the homeserver closed mid-delivery and restarted on the same database loses 
   await waitFor(() => as.deliveredIds.length >= expected.length + 3, 15_000, 'new events');
   expect(as.deliveredIds.slice(-3)).toEqual(more);
 }, 60_000);
+
+it('a typing notice whose timer died with the process still ends: the restarted one announces it', async () => {
+  const eph = new FakeAppservice();
+  await eph.start();
+  const tdb = await freshSchemaDb();
+  try {
+    const file = registrationFile(registration('typingrestart', eph.url, '@bob_typing:test\\.local', { receive_ephemeral: true }));
+    const config = testConfig({ appservices: { registration_files: [file] } });
+    const p1 = await createPlatform({ config, db: tdb, log: createLogger(config.log.level) });
+    await waitFor(() => p1.delivery!.loop('typingrestart')?.position !== undefined);
+    const bob = await makeUser(p1, 'bob_typing');
+    const room = await createRoom(p1, bob);
+    const typing = () =>
+      eph.accepted.flatMap((t) => (t.body['de.sorunome.msc2409.ephemeral'] as { type: string; content: { user_ids: string[] } }[]) ?? []);
+    const r = await p1.app.inject({
+      method: 'PUT',
+      url: `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/typing/${encodeURIComponent(bob.userId)}`,
+      headers: bob.auth,
+      payload: { typing: true, timeout: 1500 },
+    });
+    expect(r.statusCode).toBe(200);
+    await waitFor(() => typing().some((e) => e.type === 'm.typing' && e.content.user_ids.includes(bob.userId)), 15_000, 'typing');
+    await p1.close(); // its expiry timer goes with it
+
+    const p2 = await createPlatform({ config, db: tdb, log: createLogger(config.log.level) });
+    try {
+      await waitFor(() => typing().at(-1)?.content.user_ids.length === 0, 15_000, 'typing end after the restart');
+      expect(typing().at(-1)).toMatchObject({ type: 'm.typing', content: { user_ids: [] } });
+    } finally {
+      await p2.close();
+    }
+  } finally {
+    await tdb.close();
+    await eph.close();
+  }
+}, 60_000);

@@ -1,0 +1,3 @@
+export * from './login-process-error.js';
+export * from './process-step.js';
+export * from './login-processes.js';

@@ -1,0 +1,89 @@
+import type { LoginHandle } from '../login-directory.js';
+import { portalKeyString } from '../ids.js';
+import type { PortalKey } from '../network/ids.js';
+import type { RemoteEvent } from '../network/remote-event.js';
+import { Portal } from './portal.js';
+import type { PortalDeps } from './portal-deps.js';
+import { applyRemoteEvent } from './remote-events.js';
+
+/** Rough bytes a queued remote event holds (text dominates; media is a stream opened later). */
+function eventBytes(ev: RemoteEvent): number {
+  if (ev.type === 'message' || ev.type === 'edit') return 300 + (ev.content.kind === 'text' ? ev.content.text.text.length * 2 : 200);
+  return 200;
+}
+
+/**
+ * The live portals of this worker, by key. A portal object is made synchronously on first use
+ * and its queue's first task loads (or creates) its row, so `emit` can queue at once and order is
+ * kept from the first event on. Idle portals beyond `maxCached` are dropped (oldest first) and
+ * reloaded when needed.
+ */
+export class Portals {
+  private live = new Map<string, Portal>();
+
+  constructor(
+    private deps: PortalDeps,
+    private opts: { maxQueue: number; maxCached: number },
+  ) {}
+
+  portalFor(key: PortalKey): Portal {
+    const k = portalKeyString(key);
+    let portal = this.live.get(k);
+    if (portal) {
+      // Most recently used last, so eviction takes the least recently used.
+      this.live.delete(k);
+      this.live.set(k, portal);
+      return portal;
+    }
+    const p = new Portal(key, this.opts.maxQueue, (err) => this.deps.log.warn({ err, chat: key.chatId }, 'portal task failed'));
+    p.queue.push({
+      bytes: 64,
+      run: async () => {
+        p.record = await this.deps.portals.getOrCreate(key);
+      },
+    });
+    this.live.set(k, p);
+    this.evict();
+    return p;
+  }
+
+  /** The portal of a Matrix room, or undefined for rooms that are not portals. */
+  async byRoom(roomId: string): Promise<Portal | undefined> {
+    for (const p of this.live.values()) if (p.roomId === roomId) return p;
+    const row = await this.deps.portals.getByRoom(roomId);
+    if (!row) return undefined;
+    return this.portalFor({ chatId: row.chatId, ...(row.receiver ? { receiver: row.receiver } : {}) });
+  }
+
+  /** Queues a remote event on its portal (LoginContext.emit). Never throws. */
+  emit(login: LoginHandle, ev: RemoteEvent): void {
+    const portal = this.portalFor(ev.portal);
+    if (!portal.meters.has(login.loginId)) {
+      portal.meters.set(login.loginId, login.memory.register(`portal:${portalKeyString(ev.portal)}`, () => portal.bytes()));
+    }
+    portal.queue.push({
+      bytes: eventBytes(ev),
+      droppable: ev.type === 'typing',
+      run: () => applyRemoteEvent(this.deps, portal, ev, login),
+    });
+  }
+
+  /** Resolves once every portal's queue is empty (graceful stop, tests). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.live.values()].filter((p) => p.queue.busy);
+      if (!busy.length) return;
+      await Promise.all(busy.map((p) => p.queue.idle()));
+    }
+  }
+
+  private evict(): void {
+    if (this.live.size <= this.opts.maxCached) return;
+    for (const [k, p] of this.live) {
+      if (this.live.size <= this.opts.maxCached) return;
+      if (p.queue.busy) continue;
+      for (const unregister of p.meters.values()) unregister();
+      this.live.delete(k);
+    }
+  }
+}

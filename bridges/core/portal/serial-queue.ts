@@ -1,0 +1,90 @@
+/**
+ * A bounded FIFO that runs one task at a time: the order guarantee of a portal (remote and
+ * Matrix events of one chat are applied in the order they were queued).
+ *
+ *   push(task) ──> [ t1 t2 t3 ... ] ──> run t1, await, run t2, ...
+ *                      │ over `maxItems`: the oldest droppable task (typing) goes first;
+ *                      │ if none is droppable the task is still taken (a message is never
+ *                      │ lost) and `overflows` counts it for the operator.
+ *
+ * `bytes()` is the estimated size of what waits, for the login's MemoryMeter.
+ */
+export interface QueueTask {
+  run(): Promise<void>;
+  /** Estimated bytes held while waiting. */
+  bytes: number;
+  /** Ephemeral work (typing) that may be dropped when the queue is full. */
+  droppable?: boolean;
+}
+
+export class SerialQueue {
+  private items: QueueTask[] = [];
+  private held = 0;
+  private running = false;
+  private idleWaiters: (() => void)[] = [];
+  overflows = 0;
+  dropped = 0;
+
+  constructor(
+    private maxItems: number,
+    private onError: (err: unknown) => void,
+  ) {}
+
+  push(task: QueueTask): void {
+    if (this.items.length >= this.maxItems) {
+      const i = this.items.findIndex((t) => t.droppable);
+      if (i >= 0) {
+        this.held -= this.items[i]!.bytes;
+        this.items.splice(i, 1);
+        this.dropped++;
+      } else if (task.droppable) {
+        this.dropped++;
+        return;
+      } else this.overflows++;
+    }
+    this.items.push(task);
+    this.held += task.bytes;
+    if (!this.running) void this.drain();
+  }
+
+  /** Runs fn on the queue and resolves with its result (for callers that need the outcome). */
+  run<R>(fn: () => Promise<R>, bytes = 64): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.push({ bytes, run: () => fn().then(resolve, (err) => (reject(err), undefined)) });
+    });
+  }
+
+  /** Whether a task waits or runs. */
+  get busy(): boolean {
+    return this.running || this.items.length > 0;
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  bytes(): number {
+    return this.held;
+  }
+
+  /** Resolves once nothing waits or runs. */
+  idle(): Promise<void> {
+    if (!this.running && !this.items.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.items.length) {
+      const task = this.items.shift()!;
+      this.held -= task.bytes;
+      try {
+        await task.run();
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+    this.running = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

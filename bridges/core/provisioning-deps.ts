@@ -1,0 +1,79 @@
+import type { ProvisioningDeps } from '../../provisioning/deps.js';
+import { saveLoginSecrets } from './crypto-store/login-secrets.js';
+import { LoginProcesses } from './login/login-processes.js';
+import type { LoginDirectory } from './login-directory.js';
+import type { KeyStoreFor } from './login-wiring.js';
+import type { LoginId, PortalKey } from './network/ids.js';
+import type { NetworkConnector } from './network/network-connector.js';
+import { ensureRoom } from './portal/room-creator.js';
+import type { PortalDeps } from './portal/portal-deps.js';
+import type { Portals } from './portal/portals.js';
+import type { SessionPool } from './session-pool/session-pool.js';
+
+/**
+ * The provisioning API's view of one bridge: login processes whose completion stores the login,
+ * seals its secrets and starts its session; logout; create_dm through a portal.
+ */
+export function makeProvisioningDeps(deps: {
+  portalDeps: PortalDeps;
+  portals: Portals;
+  directory: LoginDirectory;
+  pool: SessionPool;
+  connector: NetworkConnector;
+  keyStoreFor: KeyStoreFor;
+  deleteKeys?(loginId: LoginId): Promise<void>;
+  sharedSecret?: string;
+  verifyAccessToken?(token: string): Promise<string | undefined>;
+}): ProvisioningDeps {
+  const { portalDeps: pd, pool, connector } = deps;
+  const processes = new LoginProcesses({
+    connector,
+    async onComplete(userMxid, completed) {
+      const record = await pd.userLogins.upsert({
+        loginId: completed.loginId,
+        userMxid,
+        remoteName: completed.remoteName,
+        metadata: completed.metadata,
+      });
+      // The lease is not held yet: these writes happen before any session of this login runs here.
+      await saveLoginSecrets(
+        deps.keyStoreFor(completed.loginId, () => pool.fencingToken(completed.loginId) ?? 0),
+        completed.secrets,
+      );
+      await pool.add(completed.loginId);
+      return record;
+    },
+  });
+  const dmKey = (loginId: LoginId, chatId: PortalKey['chatId']): PortalKey => ({ chatId, receiver: loginId });
+  return {
+    bridgeId: pd.bridgeId,
+    connector,
+    logins: pd.userLogins,
+    processes,
+    ...(deps.sharedSecret ? { sharedSecret: deps.sharedSecret } : {}),
+    ...(deps.verifyAccessToken ? { verifyAccessToken: deps.verifyAccessToken } : {}),
+    async logout(login, opts) {
+      await pool.remove(login.loginId, { logoutRemote: opts.remote });
+      await pd.userLogins.delete(login.loginId);
+      await pd.userPortals.removeLogin(login.loginId);
+      await deps.deleteKeys?.(login.loginId);
+    },
+    client: (loginId) => pool.client(loginId),
+    async createDm(login, target) {
+      const handle = deps.directory.get(login.loginId);
+      if (!handle || !target.chatId) throw new Error('The login is not connected in this worker');
+      const portal = deps.portals.portalFor(dmKey(login.loginId, target.chatId));
+      return portal.queue.run(async () => ({ created: await ensureRoom(pd, portal, handle), roomId: portal.roomId! }));
+    },
+    states: () => pool.states(),
+    ghostMxid: (userId) => pd.ghosts.mxid(userId),
+    async dmRoomId(login, chatId) {
+      return (await pd.portals.get(dmKey(login.loginId, chatId)))?.roomId ?? undefined;
+    },
+    info: {
+      homeserver: pd.serverName,
+      bridgeBot: pd.matrix.bot.userId,
+      commandPrefix: `!${pd.bridgeId}`,
+    },
+  };
+}
