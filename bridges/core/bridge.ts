@@ -200,12 +200,17 @@ export class Bridge {
    * sessions end (leases released for other workers), then whatever they emitted last.
    */
   async stop(): Promise<void> {
+    const log = this.o.log;
     await this.stopInbound?.();
     this.provisioning?.processes.close();
     await this.outbox?.stop();
+    log.debug('bridge stop: outbox stopped');
     await this.portals?.idle();
+    log.debug('bridge stop: portals idle');
     await this.pool?.stop();
+    log.debug('bridge stop: pool stopped');
     await this.portals?.idle();
     await this.intake?.stop();
+    log.debug('bridge stop: done');
   }
 }

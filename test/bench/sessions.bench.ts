@@ -11,28 +11,39 @@
  *   - heap/RSS after seeding the fake network and the database, before the pool starts (forced
  *     GC; run under `node --expose-gc`), against which the per-login delta is taken.
  *
- * Throughput: events the fake network pushes to the N clients, converted by FakenetClient and
- * handed to LoginContext.emit through the pool's contexts (the portal engine is not wired in
- * here, so this is the network -> client -> context path, not messages through portals).
+ * Throughput, two figures:
+ *   - events the fake network pushes to the N clients, converted by FakenetClient and handed to
+ *     LoginContext.emit through the pool's contexts (network -> client -> pool context);
+ *   - messages end to end through the portal engine (bridges/core/bridge.ts on a homeserver
+ *     platform, inproc appservice): a remote user sends in P DMs (P logins of one Matrix user,
+ *     BENCH_PORTALS, default 200), each becomes a Matrix event in its portal room; counted once
+ *     the message mapping is stored (after the homeserver accepted the event).
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { CryptoStore, MasterKey, saveLoginSecrets } from '../../bridges/core/crypto-store/index.js';
 import type { LoginId } from '../../bridges/core/network/ids.js';
-import type { LoginContext } from '../../bridges/core/network/login-context.js';
+import type { LoginContext, LoginKeyStore } from '../../bridges/core/network/login-context.js';
+import type { NetworkConnector } from '../../bridges/core/network/network-connector.js';
 import { SessionPool } from '../../bridges/core/session-pool/session-pool.js';
 import { BRIDGE_MIGRATIONS } from '../../bridges/core/storage/bridge-migrations.js';
 import { UserLoginStore } from '../../bridges/core/storage/user-logins.js';
 import { MemoryPubSub } from '../../homeserver/runtime/memory-pubsub.js';
 import { migrate } from '../../homeserver/storage/migrate.js';
+import { Bridge } from '../../bridges/core/bridge.js';
+import { registryRegistrar } from '../../bridges/core/matrix/registration.js';
 import { FakeNetwork, FakenetConnector, makeLoginId, type FakeConnection } from '../fakes/fakenet/index.js';
+import { bridgeConfig } from '../helpers/bridge.js';
 import { freshSchemaDb } from '../helpers/database.js';
+import { buildPlatform, makeUser, SERVER_NAME } from '../helpers/platform.js';
 
 const N = Number(process.argv[2] ?? process.env.BENCH_SESSIONS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONNECT_CONCURRENCY ?? 50);
 const JITTER_MS = Number(process.env.BENCH_CONNECT_JITTER_MS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_EVENT_ROUNDS ?? 4);
+const PORTALS = Math.min(N, Number(process.env.BENCH_PORTALS ?? 200));
+const PORTAL_ROUNDS = Number(process.env.BENCH_PORTAL_ROUNDS ?? 5);
 const BRIDGE = 'fakenet';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -44,6 +55,38 @@ function settle(): { heap: number; rss: number } {
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const NO_KEYS: LoginKeyStore = {
+  get: async () => undefined,
+  getMany: async () => new Map(),
+  set: async () => {},
+  setMany: async () => {},
+  delete: async () => {},
+  list: async () => [],
+};
+
+/** A connector whose clients hold nothing and connect at once: isolates the pool's own cost. */
+function bareConnector(): NetworkConnector {
+  const fail = () => Promise.reject(new Error('not used'));
+  return {
+    networkId: 'bare',
+    displayName: 'Bare',
+    portalsPerLogin: 'dm-only',
+    loginFlows: () => [],
+    createLogin: () => {
+      throw new Error('not used');
+    },
+    loadLogin: (ctx) => ({
+      connect: async () => ctx.setState({ stateEvent: 'CONNECTED' }),
+      disconnect: async () => {},
+      isLoggedIn: () => true,
+      logoutRemote: async () => {},
+      getChatInfo: fail,
+      getUserInfo: fail,
+      handleMatrixMessage: fail,
+    }),
+  };
+}
 
 /** Runs fn over items with at most `limit` in flight. */
 async function bounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -115,7 +158,50 @@ async function main() {
   await empty.start();
   const emptyAfter = settle();
   await empty.stop();
-  console.log(`baseline: empty started pool: ${kb(emptyAfter.heap - emptyBefore.heap)} heap`);
+  const emptyDelta = emptyAfter.heap - emptyBefore.heap;
+  console.log(`baseline: empty started pool: ${Math.abs(emptyDelta) < 256 * 1024 ? `~0 (${kb(emptyDelta)}, within GC noise)` : kb(emptyDelta)} heap`);
+
+  // ---- baseline 3: the pool's own structures per login (a client that holds nothing, a bare context)
+  await db.query(
+    `INSERT INTO bridge_user_logins (bridge_id, login_id, user_mxid, remote_name, state, state_ts, created_ts)
+     SELECT 'poolonly', id, '@' || id || ':bench.local', id, 'CONNECTING', 0, 0 FROM unnest($1::text[]) AS id`,
+    [logins.map((l) => l.id)],
+  );
+  const bare = bareConnector();
+  const poolOnly = new SessionPool({
+    db,
+    pubsub,
+    log,
+    bridgeId: 'poolonly',
+    workerId: 'bench-poolonly',
+    connector: bare,
+    logins: new UserLoginStore(db, 'poolonly'),
+    contextFor: (login, parts) => ({
+      bridgeId: 'poolonly',
+      loginId: login.loginId,
+      userMxid: login.userMxid,
+      metadata: login.metadata,
+      saveMetadata: async () => {},
+      emit: () => {},
+      keys: NO_KEYS,
+      ...parts,
+    }),
+    connectConcurrency: CONCURRENCY,
+    connectJitterMs: 0,
+  });
+  let bareConnected = 0;
+  poolOnly.onStateChange((_id, st) => st.stateEvent === 'CONNECTED' && bareConnected++);
+  const poolOnlyBefore = settle();
+  const tb = performance.now();
+  await poolOnly.start();
+  while (bareConnected < N) await sleep(10);
+  const bareMs = performance.now() - tb;
+  const poolOnlyAfter = settle();
+  await poolOnly.stop();
+  console.log(
+    `baseline: the pool's own structures (bare client and context): ${kb((poolOnlyAfter.heap - poolOnlyBefore.heap) / N)} heap per login; ` +
+      `${N} connected in ${(bareMs / 1000).toFixed(2)} s without jitter`,
+  );
 
   // ---- the pool with N logins
   let emitted = 0;
@@ -211,6 +297,80 @@ async function main() {
   console.log(`stop: disconnected and released ${N} in ${((performance.now() - t4) / 1000).toFixed(2)} s`);
   await pubsub.close();
   await db.close();
+  if (PORTALS > 0) await throughPortals();
+}
+
+/** Messages from the network to Matrix through the portal engine, end to end. */
+async function throughPortals() {
+  const p = await buildPlatform();
+  await p.app.listen({ host: '127.0.0.1', port: 0 });
+  const baseUrl = `http://127.0.0.1:${(p.app.server.address() as { port: number }).port}`;
+  try {
+    await migrate(p.db, [BRIDGE_MIGRATIONS]);
+    const user = await makeUser(p, 'bench');
+    const net = new FakeNetwork();
+    const store = new CryptoStore({ db: p.db, bridgeId: BRIDGE, masterKey: new MasterKey(randomBytes(32)) });
+    const sender = net.addUser({ name: 'Sender' });
+    const dms: string[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < PORTALS; i++) {
+      const u = net.addUser({ name: `User ${i}` });
+      const id = makeLoginId(u.id);
+      await saveLoginSecrets(store.forLogin(id), { session: new TextEncoder().encode(net.createSession(u.id)) });
+      dms.push(net.dm(sender.id, u.id));
+      ids.push(id);
+    }
+    // One Matrix user with P logins (several logins per user are allowed): one registration, P DM portals.
+    await p.db.query(
+      `INSERT INTO bridge_user_logins (bridge_id, login_id, user_mxid, remote_name, state, state_ts, created_ts)
+       SELECT $1, id, $3, id, 'CONNECTING', 0, 0 FROM unnest($2::text[]) AS id`,
+      [BRIDGE, ids, user.userId],
+    );
+    const bridge = new Bridge({
+      db: p.db,
+      runtime: p.runtime,
+      log: p.log,
+      connector: new FakenetConnector(net),
+      config: bridgeConfig(),
+      homeserverUrl: baseUrl,
+      serverName: SERVER_NAME,
+      keyStoreFor: (id, fence) => store.forLogin(id, () => ({ token: fence() })),
+      registrar: registryRegistrar(p.services.appservices!),
+      pool: { connectJitterMs: 0 },
+    });
+    await bridge.start();
+    const waitFor = async (what: string, cond: () => Promise<boolean> | boolean) => {
+      const deadline = performance.now() + 300_000;
+      while (!(await cond())) {
+        if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(25);
+      }
+    };
+    const stored = async () =>
+      (await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM bridge_messages WHERE bridge_id = $1', [BRIDGE])).rows[0]!.n;
+    await waitFor(
+      'logins connected',
+      () => [...bridge.pool.states().values()].filter((s) => s.stateEvent === 'CONNECTED').length === PORTALS,
+    );
+    // Warm-up: the first message of each DM creates its portal room (not measured).
+    const tw = performance.now();
+    for (const dm of dms) net.send(sender.id, dm, 'hello');
+    await waitFor('portals created', async () => (await stored()) >= PORTALS);
+    const warmMs = performance.now() - tw;
+    const t0 = performance.now();
+    for (let r = 0; r < PORTAL_ROUNDS; r++) for (const dm of dms) net.send(sender.id, dm, `message ${r}`);
+    const total = PORTALS * PORTAL_ROUNDS;
+    await waitFor('messages bridged', async () => (await stored()) >= PORTALS + total);
+    const ms = performance.now() - t0;
+    console.log(
+      `portals: ${PORTALS} DM portal rooms created by their first message in ${(warmMs / 1000).toFixed(1)} s; then ${total} messages ` +
+        `network -> portal -> Matrix in ${(ms / 1000).toFixed(2)} s = ${Math.round(total / (ms / 1000))} messages/s end to end ` +
+        `(homeserver, bridge and Postgres in this process's host)`,
+    );
+    await bridge.stop();
+  } finally {
+    await p.close();
+  }
 }
 
 main().catch((err) => {

@@ -77,7 +77,9 @@ async function main() {
 
     // 1,000 clients each hold a long-poll; a sender posts messages; latency = send start -> sync returned it.
     const sentAt = new Map<string, number>();
+    const sendDone = new Map<string, number>();
     const deliveries: number[] = [];
+    const afterSend: { tag: string; at: number }[] = [];
     let running = true;
     let parked = 0;
     const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 50 } } }));
@@ -91,7 +93,10 @@ async function main() {
         for (const room of Object.values(res.body.rooms?.join ?? {}) as { timeline: { events: { content: { tag?: string } }[] } }[]) {
           for (const e of room.timeline.events) {
             const t = e.content.tag && sentAt.get(e.content.tag);
-            if (t) deliveries.push(now - t);
+            if (t) {
+              deliveries.push(now - t);
+              afterSend.push({ tag: e.content.tag!, at: now });
+            }
           }
         }
       }
@@ -114,6 +119,7 @@ async function main() {
         { msgtype: 'm.text', body: 'hello', tag },
         owner,
       );
+      sendDone.set(tag, performance.now());
       sends.push(performance.now() - t0);
       await new Promise((r) => setTimeout(r, 1000 / RATE));
     }
@@ -137,6 +143,8 @@ async function main() {
     await Promise.all(loops);
     deliveries.sort((a, b) => a - b);
     sends.sort((a, b) => a - b);
+    // The sync side alone: from the send's response to the sync's (negative when the sync answered first).
+    const syncSide = afterSend.map((d) => d.at - sendDone.get(d.tag)!).sort((a, b) => a - b);
     const expected = MESSAGES * (CLIENTS / ROOMS);
 
     // Initial sync of a user in 100 rooms on a server holding ~100,000 rooms.
@@ -160,6 +168,7 @@ async function main() {
       `  send-to-sync delivery:          p50 ${percentile(deliveries, 50).toFixed(2)} ms, p99 ${percentile(deliveries, 99).toFixed(2)} ms (${deliveries.length}/${expected} deliveries)`,
     );
     log(`    of which the send round trip:  p50 ${percentile(sends, 50).toFixed(2)} ms, p99 ${percentile(sends, 99).toFixed(2)} ms`);
+    log(`    sync answered after the send:  p50 ${percentile(syncSide, 50).toFixed(2)} ms, p99 ${percentile(syncSide, 99).toFixed(2)} ms`);
     log(
       `    CPU in that phase (${phaseSeconds.toFixed(1)} s): server ${((100 * serverCpu) / phaseSeconds).toFixed(0)}%, load generator ${((100 * selfCpu) / phaseSeconds).toFixed(0)}% of one core; 1-min load average at its start ${load.toFixed(1)} (${availableParallelism()} cores)`,
     );

@@ -27,6 +27,9 @@ let groupRoom: string;
 
 (logger as unknown as { disableAll(): void }).disableAll(); // the SDK's request log drowns the test output
 
+/** Retries wait long enough that a send failed on purpose is still pending when a test stops the worker. */
+const BRIDGE_CONFIG = { outbox: { base_backoff_ms: 3000, max_attempts: 4 } };
+
 const PNG = Uint8Array.from(Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'));
 
 async function startedClient(username: string): Promise<sdk.MatrixClient> {
@@ -100,7 +103,7 @@ beforeAll(async () => {
   net.send(me.id, dm, 'yes, from my phone');
   net.send(bob.id, dm, { text: 'bold move', entities: [{ type: 'bold', offset: 0, length: 4 }] });
   net.send(carol.id, group, 'welcome to the team');
-  bridge = await startFakenetBridge({ platform: p, baseUrl, net, keys });
+  bridge = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
   alice = await startedClient('alice');
   alice.on(sdk.RoomEvent.Timeline, (event: sdk.MatrixEvent, room: sdk.Room | undefined) => {
     const roomId = room?.roomId ?? event.getRoomId();
@@ -209,9 +212,9 @@ describe('the fakenet bridge, end to end', () => {
     await eventually(() => !net.reactions(dm, target.id).some((r) => r.userId === me.id));
 
     const mine = net.messages(dm).find((m) => net.textOf(m) === 'replying on Matrix')!;
-    const myEvent = await findEvent(dmRoom, bodyIs('replying on Matrix'));
+    const myEvent = await findEvent(dmRoom, (e) => e.getOriginalContent().body?.endsWith('\n\nreplying on Matrix'));
     net.react(bob.id, dm, mine.id, '❤️');
-    const reaction = await findEvent(dmRoom, (e) => e.getType() === 'm.reaction');
+    const reaction = await findEvent(dmRoom, (e) => e.getType() === 'm.reaction' && e.getSender() !== alice.getUserId());
     expect(reaction.getContent()['m.relates_to']).toEqual({ rel_type: 'm.annotation', event_id: myEvent.getId(), key: '❤️' });
     net.unreact(bob.id, dm, mine.id, '❤️');
     await eventually(() => redacted(dmRoom, reaction.getId()!));
@@ -275,5 +278,65 @@ describe('the fakenet bridge, end to end', () => {
     expect(alice.getRoom(groupRoom)!.name).toBe('Team');
     await alice.sendTextMessage(groupRoom, 'I will be there');
     await eventually(() => net.messages(group).find((m) => net.textOf(m) === 'I will be there' && m.senderId === me.id));
+  });
+
+  it('delivers a message once when the network accepted it but the acknowledgement was lost', async () => {
+    net.failNextSend(me.id, 'lost_ack');
+    const { event_id } = await alice.sendTextMessage(dmRoom, 'sent once despite a lost ack');
+    await eventually(async () => (await bridge.bridge.outbox.status(event_id))?.status === 'sent');
+    expect(net.messages(dm).filter((m) => net.textOf(m) === 'sent once despite a lost ack')).toHaveLength(1);
+    expect((await bridge.bridge.outbox.status(event_id))?.attempts).toBe(2);
+  });
+
+  it('tells the Matrix user when the network refuses a message for good', async () => {
+    net.failNextSend(me.id, 'permanent');
+    const { event_id } = await alice.sendTextMessage(dmRoom, 'this one is refused');
+    const status = await findEvent(dmRoom, (e) => e.getType() === 'com.beeper.message_send_status');
+    expect(status.getContent()).toMatchObject({
+      status: 'FAIL_PERMANENT',
+      network: 'fakenet',
+      'm.relates_to': { rel_type: 'm.reference', event_id },
+    });
+    const notice = await findEvent(dmRoom, (e) => e.getContent().msgtype === 'm.notice');
+    expect(notice.getContent()['m.relates_to']).toEqual({ 'm.in_reply_to': { event_id } });
+    expect(net.messages(dm).some((m) => net.textOf(m) === 'this one is refused')).toBe(false);
+  });
+
+  it('loses nothing across a worker restart', async () => {
+    // A send that failed once and waits for its retry when the worker stops.
+    net.failNextSend(me.id, 'transient');
+    const pending = await alice.sendTextMessage(dmRoom, 'pending at stop');
+    await eventually(async () => (await bridge.bridge.outbox.status(pending.event_id))?.attempts === 1);
+    await bridge.stop();
+
+    // While no worker runs: a remote message (its push is lost with the connection) and a Matrix
+    // message (the homeserver keeps retrying its transaction).
+    net.send(bob.id, dm, 'sent while the bridge was down');
+    await alice.sendTextMessage(dmRoom, 'sent to a stopped bridge');
+
+    bridge = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
+    await findEvent(dmRoom, bodyIs('sent while the bridge was down'));
+    await eventually(() => net.messages(dm).some((m) => net.textOf(m) === 'sent to a stopped bridge'));
+    await eventually(() => net.messages(dm).some((m) => net.textOf(m) === 'pending at stop'));
+    await eventually(async () => (await bridge.bridge.outbox.status(pending.event_id))?.status === 'sent');
+    for (const text of ['pending at stop', 'sent to a stopped bridge']) expect(net.messages(dm).filter((m) => net.textOf(m) === text)).toHaveLength(1);
+    expect(messages(dmRoom).filter(bodyIs('sent while the bridge was down'))).toHaveLength(1);
+  });
+
+  it('loses nothing when a second worker takes the login over', async () => {
+    const second = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
+    expect(second.bridge.pool.client(me.id as never)).toBeUndefined(); // the first worker holds the lease
+    await bridge.stop();
+    const first = bridge;
+    bridge = second;
+    net.send(bob.id, dm, 'sent during the takeover');
+    await alice.sendTextMessage(dmRoom, 'sent to the new worker');
+    await eventually(() => second.bridge.pool.client(me.id as never));
+    await findEvent(dmRoom, bodyIs('sent during the takeover'));
+    await eventually(() => net.messages(dm).some((m) => net.textOf(m) === 'sent to the new worker'));
+    expect(messages(dmRoom).filter(bodyIs('sent during the takeover'))).toHaveLength(1);
+    expect(net.messages(dm).filter((m) => net.textOf(m) === 'sent to the new worker')).toHaveLength(1);
+    expect(net.kicks(me.id)).toBe(0); // never two connections of one session
+    expect(first.bridge.pool.client(me.id as never)).toBeUndefined();
   });
 });

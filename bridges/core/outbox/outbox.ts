@@ -87,6 +87,11 @@ export class Outbox {
     if (await this.deps.store.insert({ event, key, loginId })) await this.deps.pubsub.publish(this.topic, { loginId });
   }
 
+  /** The outbox row of a Matrix event (operators, tests). */
+  status(eventId: string) {
+    return this.deps.store.status(eventId);
+  }
+
   /** Resolves once nothing is claimed or running here (tests, graceful stop). */
   async idle(): Promise<void> {
     while (this.draining || this.tasks.size) {
@@ -155,7 +160,7 @@ export class Outbox {
       const { maxAttempts, baseBackoffMs, maxBackoffMs } = this.deps.options;
       if (retryable && attempt < maxAttempts) {
         const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
-        await this.deps.store.retryLater(row.eventId, Date.now() + delay, `${code}: ${message}`);
+        await this.deps.store.retryLater(row.eventId, Math.round(Date.now() + delay), `${code}: ${message}`);
         this.deps.log.debug({ event: row.eventId, attempt, code }, 'outbox send failed, will retry');
         setTimeout(() => this.wake(), delay + 5).unref();
         return;

@@ -21,7 +21,7 @@ import { PoolMetrics } from './memory-accounting.js';
 import { Scheduler } from './scheduler.js';
 import { Session } from './session.js';
 import { StateWriter } from './state-writer.js';
-import { WorkerPresence } from './worker-presence.js';
+import { LeaseKeeper, type LeaseKeeperHost } from './lease-keeper.js';
 
 /** The parts of a LoginContext the pool owns; the portal engine adds emit, keys and metadata. */
 export interface LoginContextParts {
@@ -82,9 +82,9 @@ interface ControlMessage {
  * Owns the live NetworkClient of every login this worker holds a lease for.
  *
  * Concurrency model. Everything runs on the event loop; the shared state is the `sessions` map
- * and each Session's `phase`. One interval (`tick`) drives three periodic jobs, each with at
- * most one run in flight: the lease watchdog (synchronous), the batched renewal (one statement
- * for every lease) and the takeover/balance scan. Per-login delays (start-up jitter, reconnect
+ * and each Session's `phase`. The LeaseKeeper's one interval drives the lease watchdog, the
+ * batched renewal (one statement for every lease) and the takeover/balance scan, each with at
+ * most one run in flight (see lease-keeper.ts). Per-login delays (start-up jitter, reconnect
  * backoff) live in one Scheduler (one Node timer in total), and connects pass a ConnectGate
  * (bounded concurrency). Every await is followed by a check that the Session is still the
  * current one and not closed, because a lease can be lost or a login removed at any await:
@@ -107,24 +107,10 @@ export class SessionPool {
   private readonly scheduler: Scheduler<Session>;
   private readonly gate: ConnectGate<Session>;
   private readonly writer: StateWriter;
-  private readonly presence: WorkerPresence;
+  private readonly keeper: LeaseKeeper;
   private readonly metrics: PoolMetrics;
   private readonly listeners = new Set<StateListener>();
-  private readonly safetyMs: number;
-  private readonly checkMs: number;
-  private readonly beatMs: number;
-  private timer: NodeJS.Timeout | undefined;
   private unsubscribeControl: (() => Promise<void>) | undefined;
-  private renewing = false;
-  private scanning = false;
-  private lastRenewSent = 0;
-  private lastBeat = 0;
-  private lastScan = 0;
-  /** When a lease statement last succeeded: a worker that cannot reach Postgres stops announcing itself. */
-  private healthyAt = 0;
-  private scanSoon = false;
-  /** Logins handed to another worker on request, kept out of this worker's scans for one TTL (login id -> until, ms). */
-  private readonly handedOff = new Map<string, number>();
   private started = false;
   private stopping = false;
 
@@ -140,27 +126,26 @@ export class SessionPool {
       balance: opts.balance ?? true,
       backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
     };
-    if (this.o.renewIntervalMs >= ttl / 2) throw new Error('renewIntervalMs must be under half of leaseTtlMs');
     this.bridgeId = opts.bridgeId;
     this.workerId = opts.workerId;
-    // The watchdog runs often enough that a deadline is noticed well before the lease expires.
-    this.checkMs = Math.max(20, Math.min(this.o.renewIntervalMs, Math.floor(ttl / 10)));
-    this.safetyMs = Math.max(Math.floor(ttl / 5), 2 * this.checkMs);
-    // Presence beats expire (2.5 beats) before a dead worker's leases do, so by the time its
-    // leases can be taken over, the survivors' fair share already counts it out.
-    this.beatMs = Math.min(this.o.renewIntervalMs, Math.floor(ttl / 4));
     this.leases = new LoginLeases(opts.db, opts.bridgeId, opts.workerId, ttl);
     this.scheduler = new Scheduler((s) => this.gate.push(s));
     this.gate = new ConnectGate(this.o.connectConcurrency, (s) => this.connect(s));
     this.writer = new StateWriter(opts.db, opts.logins, opts.pubsub, opts.bridgeId, opts.log);
-    this.presence = new WorkerPresence(opts.pubsub, opts.bridgeId, opts.workerId, Math.floor(this.beatMs * 2.5), () => {
-      this.scanSoon = true;
-    });
     this.metrics = new PoolMetrics(opts.metrics, {
       bridgeId: opts.bridgeId,
       countByState: () => this.countByState(),
       accountedBytes: () => [...this.sessions.values()].map((s) => s.memory.bytes()),
     });
+    const host: LeaseKeeperHost = {
+      sessions: this.sessions,
+      logins: opts.logins,
+      lose: (s) => this.lose(s),
+      adopt: (login, token, sentAt) => this.adopt(login, token, sentAt),
+      giveUp: (s) => this.giveUp(s),
+      isStopping: () => this.stopping,
+    };
+    this.keeper = new LeaseKeeper(host, this.leases, opts.pubsub, this.metrics, opts.log, this.o);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -174,11 +159,9 @@ export class SessionPool {
     if (this.started) throw new Error('session pool already started');
     this.started = true;
     this.unsubscribeControl = await this.o.pubsub.subscribe(`bridge.pool.${this.bridgeId}`, (m) => this.onControl(m as ControlMessage));
-    await this.presence.start();
-    this.lastBeat = this.healthyAt = performance.now();
-    this.timer = setInterval(() => this.tick(), this.checkMs).unref();
+    await this.keeper.start();
 
-    const share = await this.fairShare();
+    const share = await this.keeper.fairShare();
     let after = '';
     for (;;) {
       if (this.stopping) return;
@@ -201,7 +184,6 @@ export class SessionPool {
       }
       if (page.length < this.o.pageSize) break;
     }
-    this.lastScan = performance.now();
     this.o.log.info({ bridgeId: this.bridgeId, workerId: this.workerId, logins: this.sessions.size }, 'session pool started');
   }
 
@@ -209,11 +191,10 @@ export class SessionPool {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
+    await this.keeper.stop();
     this.scheduler.stop();
     this.gate.clear();
     await this.unsubscribeControl?.().catch(() => {});
-    await this.presence.stop();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of all) this.close(s);
@@ -270,7 +251,7 @@ export class SessionPool {
     if (this.stopping) return false;
     const existing = this.sessions.get(loginId);
     if (existing) return this.restart(existing, opts);
-    const deadline = performance.now() + this.o.leaseTtlMs + this.safetyMs;
+    const deadline = performance.now() + this.o.leaseTtlMs + this.keeper.safetyMs;
     let asked = false;
     for (;;) {
       const login = await this.o.logins.get(loginId);
@@ -284,7 +265,7 @@ export class SessionPool {
         await this.publishControl({ op: 'handoff', loginId, from: this.workerId });
       }
       if (performance.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, this.checkMs));
+      await new Promise((r) => setTimeout(r, this.keeper.checkMs));
     }
   }
 
@@ -302,7 +283,7 @@ export class SessionPool {
       const sentAt = performance.now();
       const token = login && (await this.leases.acquire(loginId));
       if (login && token !== undefined) {
-        const session = new Session(login, token, sentAt + this.o.leaseTtlMs - this.safetyMs);
+        const session = new Session(login, token, this.keeper.deadlineFrom(sentAt));
         return this.removeLocal(session, true);
       }
     }
@@ -348,7 +329,7 @@ export class SessionPool {
       void this.leases.release(login.loginId, token).catch(() => {});
       return;
     }
-    const s = new Session(login, token, sentAt + this.o.leaseTtlMs - this.safetyMs);
+    const s = new Session(login, token, this.keeper.deadlineFrom(sentAt));
     this.sessions.set(login.loginId, s);
     // The stored state is the previous holder's; until the connect runs, this login is connecting.
     this.report(s, { stateEvent: 'CONNECTING' });
@@ -361,15 +342,11 @@ export class SessionPool {
     s.phase = 'connecting';
     this.report(s, { stateEvent: 'CONNECTING' });
     try {
-      if (!s.client) {
-        s.context = this.o.contextFor(s.login, this.partsFor(s));
-        s.client = this.o.connector.loadLogin(s.context);
-      } else if (s.connectedOnce) {
-        await s.client.disconnect().catch(() => {});
-      }
+      const client = this.clientOf(s);
+      if (s.connectedOnce) await client.disconnect().catch(() => {});
       s.connectedOnce = true;
       const t0 = performance.now();
-      await s.client.connect(s.abort.signal);
+      await client.connect(s.abort.signal);
       this.metrics.connectDuration(performance.now() - t0);
     } catch (err) {
       // The contract says connect() reports failures as states; a throw is a connector bug or an
@@ -398,6 +375,13 @@ export class SessionPool {
   private synthesize(s: Session, update: BridgeStateUpdate): void {
     if (s.context) s.context.setState(update);
     else this.report(s, update);
+  }
+
+  /** The session's client, built on first use: one context and one client per session, even if loadLogin throws and is retried. */
+  private clientOf(s: Session): NetworkClient {
+    s.context ??= this.o.contextFor(s.login, this.partsFor(s));
+    s.client ??= this.o.connector.loadLogin(s.context);
+    return s.client;
   }
 
   private partsFor(s: Session): LoginContextParts {
@@ -469,11 +453,7 @@ export class SessionPool {
     this.close(s);
     try {
       if (logoutRemote) {
-        if (!s.client) {
-          s.context = this.o.contextFor(s.login, this.partsFor(s));
-          s.client = this.o.connector.loadLogin(s.context);
-        }
-        await s.client.logoutRemote();
+        await this.clientOf(s).logoutRemote();
       } else {
         await s.client?.disconnect();
       }
@@ -513,119 +493,6 @@ export class SessionPool {
     s.memory.clear();
   }
 
-  // ---- periodic work ------------------------------------------------------------------------
-
-  private tick(): void {
-    if (this.stopping) return;
-    const now = performance.now();
-    let overdue = 0;
-    for (const s of this.sessions.values()) {
-      if (now < s.leaseDeadline) continue;
-      this.lose(s);
-      overdue++;
-    }
-    if (overdue > 0) this.o.log.warn({ bridgeId: this.bridgeId, count: overdue }, 'lease renewals overdue: logins disconnected');
-    if (!this.renewing && now - this.lastRenewSent >= this.o.renewIntervalMs) void this.renew();
-    if (now - this.lastBeat >= this.beatMs && now - this.healthyAt < 2 * this.o.renewIntervalMs) {
-      this.lastBeat = now;
-      this.presence.beat();
-    }
-    if (!this.scanning && (this.scanSoon || now - this.lastScan >= this.o.renewIntervalMs)) void this.scan();
-  }
-
-  /** One statement renews every lease; the ones not renewed are lost. */
-  private async renew(): Promise<void> {
-    this.renewing = true;
-    const sentAt = performance.now();
-    this.lastRenewSent = sentAt;
-    const held = [...this.sessions.values()].map(toHeld);
-    try {
-      const renewed = await this.leases.renewAll(held);
-      if (held.length > 0) this.healthyAt = performance.now();
-      const deadline = sentAt + this.o.leaseTtlMs - this.safetyMs;
-      let refused = 0;
-      for (const h of held) {
-        const s = this.sessions.get(h.loginId);
-        const current = s !== undefined && s.token === h.token;
-        if (renewed.has(h.loginId)) {
-          if (current) s.leaseDeadline = deadline;
-          // Closed meanwhile but renewed: release what we no longer use.
-          else void this.leases.release(h.loginId, h.token).catch(() => {});
-        } else if (current) {
-          this.lose(s);
-          refused++;
-        }
-      }
-      if (refused > 0) this.o.log.warn({ bridgeId: this.bridgeId, count: refused }, 'leases taken by another worker: logins disconnected');
-    } catch (err) {
-      // The watchdog in tick() drops the sessions if renewals keep failing until their deadline.
-      this.o.log.warn({ err }, 'lease renewal failed');
-    } finally {
-      this.renewing = false;
-    }
-  }
-
-  /**
-   * Takes over logins whose lease expired (a dead worker's, or released ones) up to this
-   * worker's fair share, and hands over the excess above it when other workers have joined.
-   */
-  private async scan(): Promise<void> {
-    this.scanning = true;
-    this.scanSoon = false;
-    this.lastScan = performance.now();
-    try {
-      const share = await this.fairShare();
-      this.healthyAt = performance.now();
-      if (this.stopping) return;
-      const room = share - this.sessions.size;
-      if (room > 0) {
-        const sentAt = performance.now();
-        const nowMs = Date.now();
-        for (const [id, until] of this.handedOff) if (until < nowMs) this.handedOff.delete(id);
-        const got = await this.leases.takeOver(Math.min(room, this.o.pageSize), [...this.sessions.keys(), ...this.handedOff.keys()]);
-        if (got.size > 0) {
-          this.metrics.takeovers(got.size);
-          this.o.log.info({ bridgeId: this.bridgeId, count: got.size }, 'took over login leases');
-        }
-        await this.adoptTaken(got, sentAt);
-      } else if (this.o.balance) {
-        // Hand over gradually (a bounded batch per scan), so a joining worker does not cause a reconnect storm.
-        const slack = Math.max(2, Math.ceil(share * 0.02));
-        const excess = this.sessions.size - share;
-        if (excess > slack) {
-          const batch = Math.min(excess, Math.max(this.o.connectConcurrency, Math.ceil(share / 10)));
-          const victims = [...this.sessions.values()].slice(-batch);
-          this.o.log.info({ bridgeId: this.bridgeId, count: victims.length }, 'handing logins over to other workers');
-          await Promise.allSettled(victims.map((s) => this.giveUp(s)));
-        }
-      }
-    } catch (err) {
-      this.o.log.warn({ err }, 'lease scan failed');
-    } finally {
-      this.scanning = false;
-    }
-  }
-
-  private async adoptTaken(got: Map<string, number>, sentAt: number): Promise<void> {
-    const ids = [...got.keys()];
-    // Bounded parallel reads of the login rows (the pool's connections are shared with everything else).
-    for (let i = 0; i < ids.length; i += 8) {
-      const rows = await Promise.all(ids.slice(i, i + 8).map((id) => this.o.logins.get(id as LoginId)));
-      rows.forEach((login, j) => {
-        const id = ids[i + j]!;
-        const token = got.get(id)!;
-        if (login && !this.sessions.has(id)) this.adopt(login, token, sentAt);
-        else void this.leases.release(id, token).catch(() => {});
-      });
-    }
-  }
-
-  private async fairShare(): Promise<number> {
-    if (!this.o.balance) return Number.MAX_SAFE_INTEGER;
-    const total = await this.leases.countRunnable();
-    return Math.ceil(total / this.presence.liveWorkers());
-  }
-
   // ---- cross-worker control -----------------------------------------------------------------
 
   private async publishControl(m: ControlMessage): Promise<void> {
@@ -638,7 +505,7 @@ export class SessionPool {
     if (!s) return;
     if (m.op === 'remove') void this.removeLocal(s, m.logoutRemote === true);
     else if (m.op === 'handoff') {
-      this.handedOff.set(m.loginId, Date.now() + this.o.leaseTtlMs);
+      this.keeper.exclude(m.loginId);
       void this.giveUp(s);
     }
   }

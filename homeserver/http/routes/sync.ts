@@ -34,14 +34,20 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
       const filter = await resolveFilter(services.syncFilterLookup, req.requester.userId, q.filter);
       if (q.set_presence && services.setPresenceFromSync)
         await services.setPresenceFromSync(req.requester.userId, q.set_presence, Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS));
-      // A client that disconnects stops its long-poll at once.
+      // A client that disconnects stops its long-poll at once. The listener goes when the sync
+      // returns: 'close' also fires after every normal response, and an abort there costs a DOMException.
       const abort = new AbortController();
-      req.raw.once('close', () => abort.abort());
-      return services.sync.sync(
-        req.requester,
-        { since: q.since, timeoutMs: Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS), fullState: q.full_state ?? false, filter },
-        abort.signal,
-      );
+      const onClose = () => abort.abort();
+      req.raw.once('close', onClose);
+      try {
+        return await services.sync.sync(
+          req.requester,
+          { since: q.since, timeoutMs: Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS), fullState: q.full_state ?? false, filter },
+          abort.signal,
+        );
+      } finally {
+        req.raw.off('close', onClose);
+      }
     },
   );
 }

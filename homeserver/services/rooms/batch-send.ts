@@ -61,7 +61,12 @@ export class BatchSend {
       labelErrors: true,
     });
     const ids = committed.map((c) => c.eventId);
-    if (req.mark_read_by) await this.deps.markRead(req.mark_read_by, roomId, ids[ids.length - 1]!);
+    // The events are durable by now, so a receipt refused meanwhile (the user just left) must not turn
+    // the batch into an error the bridge would retry; membership was checked before writing.
+    if (req.mark_read_by)
+      await this.deps.markRead(req.mark_read_by, roomId, ids[ids.length - 1]!).catch((err: unknown) => {
+        if (!(err instanceof MatrixError)) throw err;
+      });
     return ids;
   }
 

@@ -33,6 +33,12 @@ export interface NotifierStartOptions {
   onError?: (err: unknown) => void;
 }
 
+/** One registered long-poll: `done` resolves on a relevant change, the timeout or `cancel`. */
+export interface Waiting {
+  done: Promise<void>;
+  cancel(): void;
+}
+
 interface Waiter {
   userId: string;
   roomIds: Set<string>;
@@ -121,13 +127,20 @@ export class SyncNotifier {
     for (const set of this.byUser.values()) for (const w of set) w.wake();
   }
 
-  /** Resolves when something for this user or one of their rooms happens, or after timeoutMs. */
-  wait(userId: string, roomIds: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
+  /**
+   * `done` resolves when something for this user or one of their rooms happens, after timeoutMs,
+   * when `signal` aborts, or when `cancel` is called (no AbortController per wait: they are costly).
+   */
+  wait(userId: string, roomIds: string[], timeoutMs: number, signal?: AbortSignal): Waiting {
+    if (this.stopped || signal?.aborted) return { done: Promise.resolve(), cancel: () => {} };
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
       const waiter: Waiter = { userId, roomIds: new Set(roomIds), wake: () => finish() };
       const timer = setTimeout(() => finish(), timeoutMs);
-      const finish = () => {
+      let finished = false;
+      finish = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         this.remove(waiter);
         signal?.removeEventListener('abort', finish);
@@ -137,6 +150,7 @@ export class SyncNotifier {
       add(this.byUser, userId, waiter);
       for (const r of roomIds) add(this.byRoom, r, waiter);
     });
+    return { done, cancel: () => finish() };
   }
 
   get waiting(): number {

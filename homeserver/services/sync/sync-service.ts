@@ -111,20 +111,19 @@ export class SyncService {
     const deadline = Date.now() + req.timeoutMs;
     for (;;) {
       const rooms = await this.memberships(requester.userId, since !== undefined && !req.fullState);
-      const wake = new AbortController();
       const waiting = this.deps.notifier.wait(
         requester.userId,
         rooms.filter((m) => m.membership === 'join').map((m) => m.room_id),
         Math.max(0, deadline - Date.now()),
-        anySignal(signal, wake.signal),
+        signal,
       );
       const response = await this.build(requester, since, req, rooms, false);
       const remaining = deadline - Date.now();
       if (!since || req.fullState || hasContent(response) || remaining <= 0 || signal?.aborted || this.deps.notifier.isStopped) {
-        wake.abort();
+        waiting.cancel();
         return response;
       }
-      await waiting;
+      await waiting.done;
       if (Date.now() >= deadline || signal?.aborted) {
         // Timed out: a fresh response (empty or not) with the latest positions.
         this.deciders.delete(requester.userId); // re-read: bounds the life of a missed wake-up
@@ -563,14 +562,4 @@ function hasContent(r: Record<string, unknown>): boolean {
     if (((r[key] as { events?: unknown[] } | undefined)?.events?.length ?? 0) > 0) return true;
   const dl = r.device_lists as { changed?: string[]; left?: string[] } | undefined;
   return Boolean(dl?.changed?.length || dl?.left?.length);
-}
-
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal {
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (!s) continue;
-    if (s.aborted) controller.abort();
-    else s.addEventListener('abort', () => controller.abort(), { once: true });
-  }
-  return controller.signal;
 }

@@ -333,9 +333,10 @@ describe('with a network client', () => {
     await new FakenetConnector(net).loadLogin(ctx).connect(ctx.signal);
     expect(t.states.map((s) => s.stateEvent)).toEqual(['CONNECTED']);
     expect(net.connectionCount(bob.id)).toBe(1);
-    const { rows } = await db.query<{ namespace: string; key_id: string }>('SELECT namespace, key_id FROM bridge_crypto_keys WHERE bridge_id = $1', [
-      bridgeId,
-    ]);
+    const { rows } = await db.query<{ namespace: string; key_id: string }>(
+      'SELECT namespace, key_id FROM bridge_crypto_keys WHERE bridge_id = $1',
+      [bridgeId],
+    );
     expect(rows).toEqual([{ namespace: LOGIN_SECRETS_NAMESPACE, key_id: 'session' }]);
     t.abort();
   });

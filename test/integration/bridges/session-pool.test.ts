@@ -12,7 +12,9 @@ import type { LoginContext, LoginKeyStore } from '../../../bridges/core/network/
 import type { NetworkClient } from '../../../bridges/core/network/network-client.js';
 import type { NetworkConnector } from '../../../bridges/core/network/network-connector.js';
 import { CryptoStore, LeaseLostError, MasterKey, saveLoginSecrets } from '../../../bridges/core/crypto-store/index.js';
+import { backoffDelay } from '../../../bridges/core/session-pool/backoff.js';
 import { LoginLeases } from '../../../bridges/core/session-pool/login-lease.js';
+import { Scheduler } from '../../../bridges/core/session-pool/scheduler.js';
 import { SessionPool, type SessionPoolOptions } from '../../../bridges/core/session-pool/session-pool.js';
 import { bridgeStateTopic, type BridgeStateMessage } from '../../../bridges/core/session-pool/state-writer.js';
 import { BRIDGE_MIGRATIONS } from '../../../bridges/core/storage/bridge-migrations.js';
@@ -356,7 +358,7 @@ describe('SessionPool', () => {
     const { bridgeId, ids } = await seed(20);
     const net = new TestNetwork();
     const pubsub = new MemoryPubSub();
-    const opts = { pubsub, leaseTtlMs: 1500, renewIntervalMs: 100 };
+    const opts = { pubsub, leaseTtlMs: 2000, renewIntervalMs: 200 };
     const a = makePool(net, bridgeId, 'wa', opts);
     await a.start();
     await waitUntil(allIn(a, 'CONNECTED', 20), 'the first worker runs every login');
@@ -386,7 +388,7 @@ describe('SessionPool', () => {
     const { bridgeId, ids } = await seed(12);
     const net = new TestNetwork();
     const pubsub = new MemoryPubSub();
-    const opts = { leaseTtlMs: 800, renewIntervalMs: 100 };
+    const opts = { leaseTtlMs: 2000, renewIntervalMs: 200 };
     const dying = cuttable(db, pubsub);
     const aMetrics = new Registry();
     const bMetrics = new Registry();
@@ -415,16 +417,41 @@ describe('SessionPool', () => {
     const fresh = b.fencingToken(victim)!;
     expect(fresh).toBeGreaterThan(staleToken);
     expect(victimClient.ctx.memory).toBeDefined();
-    const staleLeases = new LoginLeases(db, bridgeId, 'wa', 800);
+    const staleLeases = new LoginLeases(db, bridgeId, 'wa', 2000);
     expect(await staleLeases.renew(victim, staleToken)).toBe(false);
     expect(await staleLeases.reacquire(victim, staleToken)).toBeUndefined();
-    expect(await new LoginLeases(db, bridgeId, 'wb', 800).current(victim)).toMatchObject({ owner: 'wb', token: fresh, expired: false });
+    expect(await new LoginLeases(db, bridgeId, 'wb', 2000).current(victim)).toMatchObject({ owner: 'wb', token: fresh, expired: false });
 
     // Six handed over when it joined, six taken from the dead worker.
     expect(await bMetrics.metrics()).toMatch(/bridge_lease_takeovers_total\{bridge_id="[^"]+"\} 12/);
     expect(await aMetrics.metrics()).toMatch(/bridge_lease_losses_total\{bridge_id="[^"]+"\} 6/);
     await a.stop();
     await b.stop();
+    await pubsub.close();
+  });
+
+  it('a lease whose renewal is refused (taken elsewhere) aborts the login and disconnects it at once', async () => {
+    const { bridgeId, ids } = await seed(3);
+    const net = new TestNetwork();
+    const pubsub = new MemoryPubSub();
+    const metrics = new Registry();
+    const pool = makePool(net, bridgeId, 'w1', { pubsub, metrics, leaseTtlMs: 3000, renewIntervalMs: 100 });
+    await pool.start();
+    await waitUntil(allIn(pool, 'CONNECTED', 3), 'connected');
+    const victim = pool.client(ids[1]!) as TestClient;
+    // Another worker got the lease (as after a long pause of this process): same row, new owner and token.
+    await db.query(`UPDATE bridge_login_leases SET owner = 'thief', token = token + 1 WHERE bridge_id = $1 AND login_id = $2`, [
+      bridgeId,
+      ids[1],
+    ]);
+    await waitUntil(() => victim.ctx.signal.aborted, 'signal aborted');
+    await waitUntil(() => !net.live.has(ids[1]!), 'disconnected');
+    expect(pool.client(ids[1]!)).toBeUndefined();
+    expect(pool.size).toBe(2);
+    expect(await metrics.metrics()).toMatch(/bridge_lease_losses_total\{bridge_id="[^"]+"\} 1/);
+    await pool.stop();
+    // stop() released only its own leases: the thief's is untouched.
+    expect(await new LoginLeases(db, bridgeId, 'x', 1).current(ids[1]!)).toMatchObject({ owner: 'thief', expired: false });
     await pubsub.close();
   });
 
@@ -519,8 +546,8 @@ describe('SessionPool', () => {
           contexts.set(`${workerId}/${login.loginId}`, ctx);
           return ctx;
         },
-        leaseTtlMs: 800,
-        renewIntervalMs: 100,
+        leaseTtlMs: 2000,
+        renewIntervalMs: 200,
         connectJitterMs: 10,
         backoff: { initialMs: 5, maxMs: 40 },
       });
@@ -564,5 +591,32 @@ describe('SessionPool', () => {
     expect(net.connectionCount()).toBe(0);
     expect(net.kicks()).toBe(0);
     await pubsub.close();
+  });
+});
+
+describe('pool building blocks', () => {
+  it('Scheduler fires keys in deadline order, replaces and cancels, on one timer', async () => {
+    const fired: string[] = [];
+    const sched = new Scheduler<string>((k) => fired.push(k));
+    const now = Date.now();
+    sched.schedule('c', now + 30);
+    sched.schedule('a', now + 10);
+    sched.schedule('b', now + 20);
+    sched.schedule('x', now + 5);
+    sched.schedule('x', now + 40); // replaced: fires once, last
+    sched.schedule('gone', now + 15);
+    sched.cancel('gone');
+    await waitUntil(() => fired.length === 4, 'four keys fired');
+    expect(fired).toEqual(['a', 'b', 'c', 'x']);
+    expect(sched.size).toBe(0);
+    sched.stop();
+  });
+
+  it('backoff grows by the factor up to the cap, with full jitter below it', () => {
+    const opts = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 1 };
+    expect([0, 1, 2, 3, 4, 10].map((a) => backoffDelay({ ...opts, jitter: 0 }, a))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(backoffDelay(opts, 3, () => 0)).toBe(800);
+    expect(backoffDelay(opts, 3, () => 0.999)).toBe(1);
+    expect(backoffDelay({ ...opts, jitter: 0.5 }, 1, () => 1)).toBe(100);
   });
 });

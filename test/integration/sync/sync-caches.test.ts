@@ -43,7 +43,7 @@ describe('SyncNotifier: a proven-complete room-events position', () => {
 
     // 12 and 13 were committed by another process whose notification is late (or lost): 14 arrives first.
     let xWoken = false;
-    void notifier.wait('@w:t', ['!x'], 10_000).then(() => (xWoken = true));
+    void notifier.wait('@w:t', ['!x'], 10_000).done.then(() => (xWoken = true));
     await publish({ position: 14, rooms: ['!b'], first: 14, count: 1 });
     expect(gapReads).toEqual([[11, 14]]);
     expect(notifier.eventsPosition).toBe(14);
@@ -66,7 +66,7 @@ describe('SyncNotifier: a proven-complete room-events position', () => {
   it('does not wake a sync before the position that woke it is usable, and catches up from Postgres on request', async () => {
     const { notifier, gapReads } = await notifierAt(3, [{ room_id: '!r', stream_ordering: 7, member: null }]);
     let seen = -1;
-    void notifier.wait('@w:t', ['!r'], 10_000).then(() => (seen = notifier.eventsPosition));
+    void notifier.wait('@w:t', ['!r'], 10_000).done.then(() => (seen = notifier.eventsPosition));
     notifier.catchUp(7); // a timed-out sync read max(stream_ordering) = 7
     await tick();
     expect(gapReads).toEqual([[3, 7]]);
