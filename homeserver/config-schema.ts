@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { BridgeConfigSchema } from '../bridges/core/config-schema.js';
 
 /**
  * The platform's configuration schema. The TypeScript type is derived from it, the loader
@@ -204,6 +205,10 @@ export const ConfigSchema = Type.Object(
     presence: Presence,
     media: Media,
     appservices: Appservices,
+    bridges: Type.Array(BridgeConfigSchema, {
+      default: [],
+      description: 'Bridges this process runs (see bridges/core/config-schema.ts for the fields of each entry).',
+    }),
     limits: Type.Object(
       {
         max_request_bytes: Type.Integer({ minimum: 1024, default: 1_048_576, description: 'Largest JSON request body.' }),

@@ -10,6 +10,7 @@ import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
 import { Registry } from '../appservice-api/registry.js';
 import { AppserviceDelivery } from '../appservice-api/delivery/delivery.js';
+import { runBridges } from '../bridges/core/run-bridges.js';
 
 export interface Platform {
   app: FastifyInstance;
@@ -109,6 +110,23 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
 export async function runPlatform(config: Config): Promise<Platform> {
   const platform = await createPlatform({ config });
   await platform.app.listen({ host: config.listen.host, port: config.listen.port });
+  // Bridges talk to the homeserver over its Client-Server API, so they start once it listens and stop first.
+  const localHost = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+  const port = (platform.app.server.address() as { port: number }).port;
+  const stopBridges = await runBridges({
+    bridges: config.bridges,
+    db: platform.db,
+    runtime: platform.runtime,
+    log: platform.log,
+    serverName: config.server_name,
+    homeserverUrl: `http://${localHost}:${port}`,
+    registry: platform.services.appservices!,
+  }).catch(async (err) => {
+    await platform.close();
+    throw err;
+  });
+  const closePlatform = platform.close;
+  platform.close = async () => (await stopBridges(), await closePlatform());
   platform.log.info(
     { url: `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name },
     'Causeway is listening',

@@ -8,8 +8,9 @@ import type { Runtime } from '../../homeserver/runtime/ports.js';
 import type { Db } from '../../homeserver/storage/db.js';
 import { migrate } from '../../homeserver/storage/migrate.js';
 import type { BridgeConfig } from './config-schema.js';
+import { parseGhostMxid } from './ids.js';
 import { LoginDirectory } from './login-directory.js';
-import { makeContextFor, type KeyStoreFor } from './login-wiring.js';
+import { makeContextFor, type KeyStores } from './login-wiring.js';
 import { Ghosts } from './matrix/ghosts.js';
 import { buildAppserviceListener } from './matrix/http-listener.js';
 import { MatrixSide } from './matrix/matrix-side.js';
@@ -17,7 +18,6 @@ import { fileRegistrar, loadOrCreateTokens, registrationDocument, type Registrar
 import { TransactionReceiver } from './matrix/transaction-receiver.js';
 import { whoamiVerifier } from './matrix/verify-token.js';
 import { MatrixIntake } from './matrix-intake.js';
-import type { LoginId } from './network/ids.js';
 import type { NetworkConnector } from './network/network-connector.js';
 import { Outbox, type OutboxOptions } from './outbox/outbox.js';
 import { OutboxStore } from './outbox/outbox-store.js';
@@ -42,15 +42,16 @@ export interface BridgeOptions {
   /** Client-Server API base URL of the homeserver. */
   homeserverUrl: string;
   serverName: string;
-  /** The crypto store's per-login view (`CryptoStore.forLogin`). */
-  keyStoreFor: KeyStoreFor;
-  deleteKeys?(loginId: LoginId): Promise<void>;
+  /** The crypto store (CryptoStore): every login's credentials and keys, sealed. */
+  keys: KeyStores;
   /** Hands the registration to the homeserver (e.g. registryRegistrar(platform registry)). */
   registrar: Registrar;
   /** Checks a user's access token for the provisioning API; default: the homeserver's /account/whoami. */
   verifyAccessToken?(token: string): Promise<string | undefined>;
   /** Session pool tuning (tests shorten leases and jitter). */
-  pool?: Partial<Pick<SessionPoolOptions, 'leaseTtlMs' | 'renewIntervalMs' | 'connectJitterMs' | 'connectConcurrency' | 'balance' | 'metrics'>>;
+  pool?: Partial<
+    Pick<SessionPoolOptions, 'leaseTtlMs' | 'renewIntervalMs' | 'connectJitterMs' | 'connectConcurrency' | 'balance' | 'metrics'>
+  >;
   outbox?: Partial<Pick<OutboxOptions, 'pollMs' | 'claimMs'>>;
 }
 
@@ -86,7 +87,13 @@ export class Bridge {
     await this.o.registrar(doc);
     if (ap.registration_file) await fileRegistrar(ap.registration_file)(doc);
 
-    const matrix = new MatrixSide({ homeserverUrl: this.o.homeserverUrl, asToken: tokens.asToken, bridgeId: id, serverName: this.o.serverName, log });
+    const matrix = new MatrixSide({
+      homeserverUrl: this.o.homeserverUrl,
+      asToken: tokens.asToken,
+      bridgeId: id,
+      serverName: this.o.serverName,
+      log,
+    });
     await matrix.start();
     const userLogins = new UserLoginStore(db, id);
     const directory = new LoginDirectory();
@@ -136,7 +143,7 @@ export class Bridge {
         portalDeps: pd,
         portals: this.portals,
         directory,
-        keyStoreFor: this.o.keyStoreFor,
+        keys: this.o.keys,
         client: (loginId) => this.pool.client(loginId),
         onConnected: () => this.outbox.wake(),
       }),
@@ -148,12 +155,17 @@ export class Bridge {
       directory,
       pool: this.pool,
       connector,
-      keyStoreFor: this.o.keyStoreFor,
-      ...(this.o.deleteKeys ? { deleteKeys: this.o.deleteKeys } : {}),
+      keys: this.o.keys,
       ...(config.provisioning.shared_secret ? { sharedSecret: config.provisioning.shared_secret } : {}),
       verifyAccessToken: this.o.verifyAccessToken ?? whoamiVerifier(this.o.homeserverUrl),
     });
-    this.intake = new MatrixIntake({ portalDeps: pd, portals: this.portals, outbox: this.outbox, logins: directory, pubsub: runtime.pubsub });
+    this.intake = new MatrixIntake({
+      portalDeps: pd,
+      portals: this.portals,
+      outbox: this.outbox,
+      logins: directory,
+      pubsub: runtime.pubsub,
+    });
     await this.intake.start();
     await this.outbox.start();
     await this.pool.start();
@@ -168,7 +180,7 @@ export class Bridge {
     if (ap.mode === 'inproc') {
       const unregister = registerInprocAppservice(this.id, {
         onTransaction: (txnId, body) => receiver.receive(txnId, body),
-        onUserQuery: (userId) => this.isGhost(userId),
+        onUserQuery: (userId) => this.queryUser(userId),
         onPing: () => undefined,
       });
       this.stopInbound = async () => unregister();
@@ -177,15 +189,20 @@ export class Bridge {
     this.listener = buildAppserviceListener({
       hsToken,
       receiver,
-      userExists: async (userId) => this.isGhost(userId),
+      userExists: (userId) => this.queryUser(userId),
     });
     await this.listener.listen({ host: ap.listen_host, port: ap.listen_port });
     this.stopInbound = async () => this.listener?.close();
   }
 
-  /** Ghosts exist on demand: any id in the bridge's namespace is one (registered when first used). */
-  private isGhost(userId: string): boolean {
-    return userId.startsWith(`@${this.id}_`) && userId.endsWith(`:${this.o.serverName}`);
+  /**
+   * The homeserver's user query (spec: the appservice creates the user before answering yes): any
+   * id in the bridge's namespace that decodes to a remote id is a ghost, registered on demand.
+   */
+  private async queryUser(userId: string): Promise<boolean> {
+    if (!parseGhostMxid(this.id, this.o.serverName, userId)) return false;
+    await this.portalDeps.matrix.intent(userId).register();
+    return true;
   }
 
   /** The HTTP listener's port (mode 'http'; useful with listen_port 0). */
@@ -200,17 +217,13 @@ export class Bridge {
    * sessions end (leases released for other workers), then whatever they emitted last.
    */
   async stop(): Promise<void> {
-    const log = this.o.log;
     await this.stopInbound?.();
     this.provisioning?.processes.close();
     await this.outbox?.stop();
-    log.debug('bridge stop: outbox stopped');
     await this.portals?.idle();
-    log.debug('bridge stop: portals idle');
     await this.pool?.stop();
-    log.debug('bridge stop: pool stopped');
     await this.portals?.idle();
     await this.intake?.stop();
-    log.debug('bridge stop: done');
+    this.o.log.info({ bridge: this.id }, 'bridge stopped');
   }
 }

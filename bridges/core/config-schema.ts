@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { CryptoStoreConfigSchema } from './crypto-store/config.js';
 
 /**
  * The configuration of one bridge (an entry of the platform's `bridges` list). The TypeScript
@@ -24,12 +25,19 @@ export const BridgeConfigSchema = Type.Object(
           Type.String({ description: 'Client-Server API base URL the bridge calls. Default: this platform\u2019s own listener.' }),
         ),
         listen_host: Type.String({ default: '127.0.0.1', description: "Address of the appservice listener (mode 'http')." }),
-        listen_port: Type.Integer({ minimum: 0, maximum: 65535, default: 29330, description: "Port of the appservice listener (mode 'http')." }),
+        listen_port: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 29330,
+          description: "Port of the appservice listener (mode 'http').",
+        }),
         url: Type.Optional(
           Type.String({ description: "URL the homeserver pushes to (mode 'http'); default http://<listen_host>:<listen_port>." }),
         ),
         registration_file: Type.Optional(
-          Type.String({ description: 'Also write the registration YAML here (for Synapse and other homeservers). Holds tokens: keep it private.' }),
+          Type.String({
+            description: 'Also write the registration YAML here (for Synapse and other homeservers). Holds tokens: keep it private.',
+          }),
         ),
       },
       { default: {}, additionalProperties: false },
@@ -65,20 +73,15 @@ export const BridgeConfigSchema = Type.Object(
     ),
     provisioning: Type.Object(
       {
+        listen_host: Type.String({ default: '127.0.0.1', description: 'Address of the provisioning API (/_matrix/provision/v3).' }),
+        listen_port: Type.Integer({ minimum: 0, maximum: 65535, default: 29331, description: 'Port of the provisioning API.' }),
         shared_secret: Type.Optional(
           Type.String({ minLength: 16, description: 'Admin secret of /_matrix/provision/v3 (with ?user_id=). Absent: only user tokens.' }),
         ),
       },
       { default: {}, additionalProperties: false },
     ),
-    crypto: Type.Object(
-      {
-        master_key_file: Type.Optional(
-          Type.String({ description: 'File holding the master secret network keys are sealed under (never put it in the database).' }),
-        ),
-      },
-      { default: {}, additionalProperties: false },
-    ),
+    crypto_store: CryptoStoreConfigSchema,
   },
   { additionalProperties: false },
 );

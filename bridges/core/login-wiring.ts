@@ -8,8 +8,14 @@ import type { PortalDeps } from './portal/portal-deps.js';
 import type { Portals } from './portal/portals.js';
 import type { UserLoginRecord } from './storage/user-logins.js';
 
-/** Where a login's keys live: the crypto store's per-login view under the lease's fencing token. */
-export type KeyStoreFor = (loginId: LoginId, fencingToken: () => number) => LoginKeyStore;
+/**
+ * The crypto store as the portal engine uses it (CryptoStore satisfies it). With a fence, every
+ * write checks that the login's lease still carries that token.
+ */
+export interface KeyStores {
+  forLogin(loginId: LoginId, fence?: () => { token: number } | undefined): LoginKeyStore & { cachedBytes?(): number };
+  deleteLogin(loginId: LoginId): Promise<unknown>;
+}
 
 /**
  * The session pool's `contextFor`: what a NetworkClient gets for one login. Remote events go to
@@ -22,7 +28,7 @@ export function makeContextFor(deps: {
   portalDeps: PortalDeps;
   portals: Portals;
   directory: LoginDirectory;
-  keyStoreFor: KeyStoreFor;
+  keys: KeyStores;
   client(loginId: LoginId): NetworkClient | undefined;
   onConnected(loginId: LoginId): void;
 }): (login: UserLoginRecord, parts: LoginContextParts) => LoginContext {
@@ -44,6 +50,8 @@ export function makeContextFor(deps: {
         portal.queue.push({ bytes: 64, run: () => catchUpPortal(portalDeps, portal, handle) });
       }
     };
+    const keys = deps.keys.forLogin(login.loginId, () => ({ token: parts.fencingToken() }));
+    if (keys.cachedBytes) parts.memory.register('crypto-store-cache', () => keys.cachedBytes!());
     return {
       bridgeId: portalDeps.bridgeId,
       loginId: login.loginId,
@@ -57,7 +65,7 @@ export function makeContextFor(deps: {
         deps.onConnected(login.loginId);
         catchUp().catch((err) => portalDeps.log.warn({ err, login: login.loginId }, 'catch-up failed'));
       },
-      keys: deps.keyStoreFor(login.loginId, parts.fencingToken),
+      keys,
       memory: parts.memory,
       signal: parts.signal,
     };

@@ -26,9 +26,7 @@ export class MatrixIntake implements TransactionHandler {
   private unsubscribe?: () => Promise<void>;
   private readonly topic: string;
 
-  constructor(
-    private deps: { portalDeps: PortalDeps; portals: Portals; outbox: Outbox; logins: LoginDirectory; pubsub: PubSub },
-  ) {
+  constructor(private deps: { portalDeps: PortalDeps; portals: Portals; outbox: Outbox; logins: LoginDirectory; pubsub: PubSub }) {
     this.topic = `bridge.ephemeral.${deps.portalDeps.bridgeId}`;
   }
 
@@ -61,14 +59,25 @@ export class MatrixIntake implements TransactionHandler {
       if (ev.type === 'm.receipt') {
         for (const [eventId, byType] of Object.entries(ev.content)) {
           const reads = (byType as Record<string, Record<string, { ts?: number }>>)['m.read'] ?? {};
-          for (const [userId, r] of Object.entries(reads)) await this.route(ev.room_id, userId, (loginId, key) => ({ kind: 'receipt', loginId, key, sender: userId, eventId, ts: r.ts ?? Date.now() }));
+          for (const [userId, r] of Object.entries(reads))
+            await this.route(ev.room_id, userId, (loginId, key) => ({
+              kind: 'receipt',
+              loginId,
+              key,
+              sender: userId,
+              eventId,
+              ts: r.ts ?? Date.now(),
+            }));
         }
       } else if (ev.type === 'm.typing') {
         const now = new Set(((ev.content.user_ids ?? []) as string[]).filter((u) => !this.isOurs(u)));
         const before = this.typingNow.get(ev.room_id) ?? new Set<string>();
         this.typingNow.set(ev.room_id, now);
-        for (const u of now) if (!before.has(u)) await this.route(ev.room_id, u, (loginId, key) => ({ kind: 'typing', loginId, key, sender: u, typing: true }));
-        for (const u of before) if (!now.has(u)) await this.route(ev.room_id, u, (loginId, key) => ({ kind: 'typing', loginId, key, sender: u, typing: false }));
+        for (const u of now)
+          if (!before.has(u))
+            await this.route(ev.room_id, u, (loginId, key) => ({ kind: 'typing', loginId, key, sender: u, typing: true }));
+        for (const u of before)
+          if (!now.has(u)) await this.route(ev.room_id, u, (loginId, key) => ({ kind: 'typing', loginId, key, sender: u, typing: false }));
       }
     }
   }
@@ -103,7 +112,13 @@ export class MatrixIntake implements TransactionHandler {
       droppable: a.kind === 'typing',
       run: async () => {
         if (a.kind === 'typing') {
-          await client.handleMatrixTyping?.({ portal: a.key, sender: a.sender, timestamp: Date.now(), typing: a.typing, timeoutMs: a.typing ? 30_000 : 0 });
+          await client.handleMatrixTyping?.({
+            portal: a.key,
+            sender: a.sender,
+            timestamp: Date.now(),
+            typing: a.typing,
+            timeoutMs: a.typing ? 30_000 : 0,
+          });
           return;
         }
         const target = await this.deps.portalDeps.messages.getByEventId(a.eventId);

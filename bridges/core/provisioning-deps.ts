@@ -2,7 +2,7 @@ import type { ProvisioningDeps } from '../../provisioning/deps.js';
 import { saveLoginSecrets } from './crypto-store/login-secrets.js';
 import { LoginProcesses } from './login/login-processes.js';
 import type { LoginDirectory } from './login-directory.js';
-import type { KeyStoreFor } from './login-wiring.js';
+import type { KeyStores } from './login-wiring.js';
 import type { LoginId, PortalKey } from './network/ids.js';
 import type { NetworkConnector } from './network/network-connector.js';
 import { ensureRoom } from './portal/room-creator.js';
@@ -20,8 +20,7 @@ export function makeProvisioningDeps(deps: {
   directory: LoginDirectory;
   pool: SessionPool;
   connector: NetworkConnector;
-  keyStoreFor: KeyStoreFor;
-  deleteKeys?(loginId: LoginId): Promise<void>;
+  keys: KeyStores;
   sharedSecret?: string;
   verifyAccessToken?(token: string): Promise<string | undefined>;
 }): ProvisioningDeps {
@@ -35,11 +34,8 @@ export function makeProvisioningDeps(deps: {
         remoteName: completed.remoteName,
         metadata: completed.metadata,
       });
-      // The lease is not held yet: these writes happen before any session of this login runs here.
-      await saveLoginSecrets(
-        deps.keyStoreFor(completed.loginId, () => pool.fencingToken(completed.loginId) ?? 0),
-        completed.secrets,
-      );
+      // Unfenced: no session of this login runs yet (pool.add below starts it), so no lease to check.
+      await saveLoginSecrets(deps.keys.forLogin(completed.loginId), completed.secrets);
       await pool.add(completed.loginId);
       return record;
     },
@@ -56,7 +52,7 @@ export function makeProvisioningDeps(deps: {
       await pool.remove(login.loginId, { logoutRemote: opts.remote });
       await pd.userLogins.delete(login.loginId);
       await pd.userPortals.removeLogin(login.loginId);
-      await deps.deleteKeys?.(login.loginId);
+      await deps.keys.deleteLogin(login.loginId);
     },
     client: (loginId) => pool.client(loginId),
     async createDm(login, target) {

@@ -30,6 +30,7 @@ import { SessionPool } from '../../bridges/core/session-pool/session-pool.js';
 import { BRIDGE_MIGRATIONS } from '../../bridges/core/storage/bridge-migrations.js';
 import { UserLoginStore } from '../../bridges/core/storage/user-logins.js';
 import { MemoryPubSub } from '../../homeserver/runtime/memory-pubsub.js';
+import type { Queryable } from '../../homeserver/storage/db.js';
 import { migrate } from '../../homeserver/storage/migrate.js';
 import { Bridge } from '../../bridges/core/bridge.js';
 import { registryRegistrar } from '../../bridges/core/matrix/registration.js';
@@ -86,6 +87,18 @@ function bareConnector(): NetworkConnector {
       handleMatrixMessage: fail,
     }),
   };
+}
+
+/** Waits until every login of the bridge is stored as CONNECTED (the pool's state writes landed). */
+async function allPersisted(db: Queryable, bridgeId: string): Promise<void> {
+  for (;;) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM bridge_user_logins WHERE bridge_id = $1 AND state = 'CONNECTED'`,
+      [bridgeId],
+    );
+    if (rows[0]!.n === N) return;
+    await sleep(50);
+  }
 }
 
 /** Runs fn over items with at most `limit` in flight. */
@@ -159,7 +172,9 @@ async function main() {
   const emptyAfter = settle();
   await empty.stop();
   const emptyDelta = emptyAfter.heap - emptyBefore.heap;
-  console.log(`baseline: empty started pool: ${Math.abs(emptyDelta) < 256 * 1024 ? `~0 (${kb(emptyDelta)}, within GC noise)` : kb(emptyDelta)} heap`);
+  console.log(
+    `baseline: empty started pool: ${Math.abs(emptyDelta) < 256 * 1024 ? `~0 (${kb(emptyDelta)}, within GC noise)` : kb(emptyDelta)} heap`,
+  );
 
   // ---- baseline 3: the pool's own structures per login (a client that holds nothing, a bare context)
   await db.query(
@@ -196,6 +211,7 @@ async function main() {
   await poolOnly.start();
   while (bareConnected < N) await sleep(10);
   const bareMs = performance.now() - tb;
+  await allPersisted(db, 'poolonly');
   const poolOnlyAfter = settle();
   await poolOnly.stop();
   console.log(
@@ -248,14 +264,7 @@ async function main() {
   }
   const connectMs = performance.now() - t2;
   // Let the state writes land (they are part of the steady state's cost only while queued).
-  for (;;) {
-    const { rows } = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM bridge_user_logins WHERE bridge_id = $1 AND state = 'CONNECTED'`,
-      [BRIDGE],
-    );
-    if (rows[0]!.n === N) break;
-    await sleep(50);
-  }
+  await allPersisted(db, BRIDGE);
   const writtenMs = performance.now() - t2;
   const idle = settle();
   const perLogin = (idle.heap - base.heap) / N;
@@ -300,7 +309,11 @@ async function main() {
   if (PORTALS > 0) await throughPortals();
 }
 
-/** Messages from the network to Matrix through the portal engine, end to end. */
+/**
+ * The whole core with the real portal engine (Bridge on a homeserver platform): all N logins run
+ * in its pool (heap per idle login with the engine's own contexts), and the first P of them get a
+ * DM portal for the end-to-end message throughput.
+ */
 async function throughPortals() {
   const p = await buildPlatform();
   await p.app.listen({ host: '127.0.0.1', port: 0 });
@@ -312,19 +325,21 @@ async function throughPortals() {
     const store = new CryptoStore({ db: p.db, bridgeId: BRIDGE, masterKey: new MasterKey(randomBytes(32)) });
     const sender = net.addUser({ name: 'Sender' });
     const dms: string[] = [];
-    const ids: string[] = [];
-    for (let i = 0; i < PORTALS; i++) {
+    const seeded: { id: string; token: string }[] = [];
+    for (let i = 0; i < N; i++) {
       const u = net.addUser({ name: `User ${i}` });
-      const id = makeLoginId(u.id);
-      await saveLoginSecrets(store.forLogin(id), { session: new TextEncoder().encode(net.createSession(u.id)) });
-      dms.push(net.dm(sender.id, u.id));
-      ids.push(id);
+      seeded.push({ id: makeLoginId(u.id), token: net.createSession(u.id) });
+      if (i < PORTALS) dms.push(net.dm(sender.id, u.id));
     }
-    // One Matrix user with P logins (several logins per user are allowed): one registration, P DM portals.
+    const ids = seeded.map((l) => l.id);
+    await bounded(seeded, 16, (l) => saveLoginSecrets(store.forLogin(l.id), { session: new TextEncoder().encode(l.token) }));
+    // One registered Matrix user owns the P logins with portals (several logins per user are
+    // allowed: one registration); the idle logins belong to users who never get a portal.
     await p.db.query(
       `INSERT INTO bridge_user_logins (bridge_id, login_id, user_mxid, remote_name, state, state_ts, created_ts)
-       SELECT $1, id, $3, id, 'CONNECTING', 0, 0 FROM unnest($2::text[]) AS id`,
-      [BRIDGE, ids, user.userId],
+       SELECT $1, id, CASE WHEN n <= $3 THEN $4 ELSE '@idle_' || id || ':${SERVER_NAME}' END, id, 'CONNECTING', 0, 0
+         FROM unnest($2::text[]) WITH ORDINALITY AS t(id, n)`,
+      [BRIDGE, ids, PORTALS, user.userId],
     );
     const bridge = new Bridge({
       db: p.db,
@@ -334,23 +349,30 @@ async function throughPortals() {
       config: bridgeConfig(),
       homeserverUrl: baseUrl,
       serverName: SERVER_NAME,
-      keyStoreFor: (id, fence) => store.forLogin(id, () => ({ token: fence() })),
+      keys: store,
       registrar: registryRegistrar(p.services.appservices!),
       pool: { connectJitterMs: 0 },
     });
+    const before = settle();
+    const t1 = performance.now();
     await bridge.start();
     const waitFor = async (what: string, cond: () => Promise<boolean> | boolean) => {
-      const deadline = performance.now() + 300_000;
+      const deadline = performance.now() + 180_000;
       while (!(await cond())) {
-        if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        if (performance.now() > deadline) throw new Error(`timed out waiting for ${what} (${await stored()} messages stored)`);
         await sleep(25);
       }
     };
     const stored = async () =>
       (await p.db.query<{ n: number }>('SELECT count(*)::int AS n FROM bridge_messages WHERE bridge_id = $1', [BRIDGE])).rows[0]!.n;
-    await waitFor(
-      'logins connected',
-      () => [...bridge.pool.states().values()].filter((s) => s.stateEvent === 'CONNECTED').length === PORTALS,
+    await waitFor('logins connected', () => [...bridge.pool.states().values()].filter((s) => s.stateEvent === 'CONNECTED').length === N);
+    const connectMs = performance.now() - t1;
+    await allPersisted(p.db, BRIDGE);
+    await sleep(500); // catch-ups queued by each CONNECTED (no portals yet) drain
+    const after = settle();
+    console.log(
+      `bridge (portal engine + pool + crypto store): ${N} logins CONNECTED ${(connectMs / 1000).toFixed(2)} s after Bridge.start(); ` +
+        `heap per idle login ${kb((after.heap - before.heap) / N)} (includes the bridge's fixed start-up cost), RSS ${kb((after.rss - before.rss) / N)}`,
     );
     // Warm-up: the first message of each DM creates its portal room (not measured).
     const tw = performance.now();

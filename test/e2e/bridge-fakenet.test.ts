@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
 import type { Platform } from '../../homeserver/platform.js';
 import { buildPlatform } from '../helpers/platform.js';
-import { eventually, SharedKeys, startFakenetBridge, type TestBridge } from '../helpers/bridge.js';
+import { eventually, startFakenetBridge, testCryptoStore, type TestBridge } from '../helpers/bridge.js';
+import type { CryptoStore } from '../../bridges/core/crypto-store/index.js';
 import { FakeNetwork } from '../fakes/fakenet/index.js';
 
 /**
@@ -14,7 +15,7 @@ import { FakeNetwork } from '../fakes/fakenet/index.js';
 let p: Platform;
 let baseUrl: string;
 let net: FakeNetwork;
-const keys = new SharedKeys();
+let keys: CryptoStore;
 let bridge: TestBridge;
 let alice: sdk.MatrixClient;
 let me: { id: string; phone: string };
@@ -71,16 +72,14 @@ function timeline(roomId: string): sdk.MatrixEvent[] {
 /** Whether alice's client has seen `eventId` redacted. */
 function redacted(roomId: string, eventId: string): boolean {
   return timeline(roomId).some(
-    (e) => (e.getId() === eventId && e.isRedacted()) || (e.getType() === 'm.room.redaction' && (e.event.redacts ?? e.getContent().redacts) === eventId),
+    (e) =>
+      (e.getId() === eventId && e.isRedacted()) ||
+      (e.getType() === 'm.room.redaction' && (e.event.redacts ?? e.getContent().redacts) === eventId),
   );
 }
 
 function findEvent(roomId: string, pred: (e: sdk.MatrixEvent) => boolean): Promise<sdk.MatrixEvent> {
-  let n = 0;
-  return eventually(() => {
-    if (++n === 150 && process.env.DEBUG_EVENTUALLY) console.log('FIND', pred.toString(), timeline(roomId).map((e) => `${e.getType()}:${JSON.stringify(e.getContent()).slice(0, 60)}`));
-    return timeline(roomId).find(pred);
-  });
+  return eventually(() => timeline(roomId).find(pred));
 }
 
 const messages = (roomId: string) => timeline(roomId).filter((e) => e.getType() === 'm.room.message' && !e.isRedacted());
@@ -103,6 +102,7 @@ beforeAll(async () => {
   net.send(me.id, dm, 'yes, from my phone');
   net.send(bob.id, dm, { text: 'bold move', entities: [{ type: 'bold', offset: 0, length: 4 }] });
   net.send(carol.id, group, 'welcome to the team');
+  keys = testCryptoStore(p.db);
   bridge = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
   alice = await startedClient('alice');
   alice.on(sdk.RoomEvent.Timeline, (event: sdk.MatrixEvent, room: sdk.Room | undefined) => {
@@ -204,9 +204,13 @@ describe('the fakenet bridge, end to end', () => {
   it('bridges reactions and their removal both ways', async () => {
     const target = net.messages(dm).find((m) => net.textOf(m) === 'are you on Matrix now?')!;
     const targetEvent = await findEvent(dmRoom, bodyIs('are you on Matrix now?'));
-    const sent = await alice.sendEvent(dmRoom, 'm.reaction' as never, {
-      'm.relates_to': { rel_type: 'm.annotation', event_id: targetEvent.getId()!, key: '👍' },
-    } as never);
+    const sent = await alice.sendEvent(
+      dmRoom,
+      'm.reaction' as never,
+      {
+        'm.relates_to': { rel_type: 'm.annotation', event_id: targetEvent.getId()!, key: '👍' },
+      } as never,
+    );
     await eventually(() => net.reactions(dm, target.id).some((r) => r.userId === me.id && r.emoji === '👍'));
     await alice.redactEvent(dmRoom, sent.event_id);
     await eventually(() => !net.reactions(dm, target.id).some((r) => r.userId === me.id));
@@ -257,8 +261,15 @@ describe('the fakenet bridge, end to end', () => {
   });
 
   it('bridges read receipts both ways', async () => {
-    const mine = net.messages(dm).filter((m) => m.senderId === me.id).at(-1)!;
-    const myEvent = await eventually(() => timeline(dmRoom).filter((e) => e.getSender() === alice.getUserId() && e.getType() === 'm.room.message').at(-1));
+    const mine = net
+      .messages(dm)
+      .filter((m) => m.senderId === me.id)
+      .at(-1)!;
+    const myEvent = await eventually(() =>
+      timeline(dmRoom)
+        .filter((e) => e.getSender() === alice.getUserId() && e.getType() === 'm.room.message')
+        .at(-1),
+    );
     net.markRead(bob.id, dm, mine.id);
     const bobGhost = (await findEvent(dmRoom, bodyIs('hello back'))).getSender()!;
     await eventually(() => alice.getRoom(dmRoom)!.getEventReadUpTo(bobGhost) === myEvent.getId());
@@ -319,12 +330,14 @@ describe('the fakenet bridge, end to end', () => {
     await eventually(() => net.messages(dm).some((m) => net.textOf(m) === 'sent to a stopped bridge'));
     await eventually(() => net.messages(dm).some((m) => net.textOf(m) === 'pending at stop'));
     await eventually(async () => (await bridge.bridge.outbox.status(pending.event_id))?.status === 'sent');
-    for (const text of ['pending at stop', 'sent to a stopped bridge']) expect(net.messages(dm).filter((m) => net.textOf(m) === text)).toHaveLength(1);
+    for (const text of ['pending at stop', 'sent to a stopped bridge'])
+      expect(net.messages(dm).filter((m) => net.textOf(m) === text)).toHaveLength(1);
     expect(messages(dmRoom).filter(bodyIs('sent while the bridge was down'))).toHaveLength(1);
   });
 
   it('loses nothing when a second worker takes the login over', async () => {
     const second = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
+    onTestFailed(() => console.log('DIAG takeover', [...second.bridge.pool.states()], net.connectionCount(me.id), net.kicks(me.id)));
     expect(second.bridge.pool.client(me.id as never)).toBeUndefined(); // the first worker holds the lease
     await bridge.stop();
     const first = bridge;

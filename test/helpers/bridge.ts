@@ -3,11 +3,13 @@ import { Value } from '@sinclair/typebox/value';
 import { Bridge, type BridgeOptions } from '../../bridges/core/bridge.js';
 import { BridgeConfigSchema, type BridgeConfig } from '../../bridges/core/config-schema.js';
 import { registryRegistrar } from '../../bridges/core/matrix/registration.js';
+import { randomBytes } from 'node:crypto';
+import { CryptoStore, loadMasterKey, saveLoginSecrets } from '../../bridges/core/crypto-store/index.js';
 import type { LoginId } from '../../bridges/core/network/ids.js';
-import type { LoginKeyStore } from '../../bridges/core/network/login-context.js';
+import type { Db } from '../../homeserver/storage/db.js';
 import { registerProvisioning } from '../../provisioning/index.js';
 import type { Platform } from '../../homeserver/platform.js';
-import { FakeNetwork, FakenetConnector, MemoryKeyStore } from '../fakes/fakenet/index.js';
+import { FakeNetwork, FakenetConnector } from '../fakes/fakenet/index.js';
 import { SERVER_NAME } from './platform.js';
 
 /** A bridge config with the schema's defaults and test-friendly overrides. */
@@ -16,18 +18,9 @@ export function bridgeConfig(overrides: Record<string, unknown> = {}): BridgeCon
   return Value.Default(BridgeConfigSchema, Value.Clone(raw)) as BridgeConfig;
 }
 
-/**
- * Key stores that outlive a bridge instance (a restarted or second worker sees the same keys),
- * standing in for the crypto store in tests that are not about it.
- */
-export class SharedKeys {
-  private stores = new Map<string, MemoryKeyStore>();
-  keyStoreFor = (loginId: LoginId): LoginKeyStore => {
-    let s = this.stores.get(loginId);
-    if (!s) this.stores.set(loginId, (s = new MemoryKeyStore()));
-    return s;
-  };
-  deleteKeys = async (loginId: LoginId) => void this.stores.delete(loginId);
+/** The real crypto store over the test database, under a random master key. */
+export function testCryptoStore(db: Db, bridgeId = 'fakenet'): CryptoStore {
+  return new CryptoStore({ db, bridgeId, masterKey: loadMasterKey({ value: randomBytes(32).toString('base64') }) });
 }
 
 export interface TestBridge {
@@ -45,7 +38,8 @@ export async function startFakenetBridge(opts: {
   platform: Platform;
   baseUrl: string;
   net: FakeNetwork;
-  keys: SharedKeys;
+  /** Shared by every instance of the bridge (restarts, second workers), as the master key would be. */
+  keys: CryptoStore;
   config?: Record<string, unknown>;
   pool?: BridgeOptions['pool'];
   outbox?: BridgeOptions['outbox'];
@@ -59,8 +53,7 @@ export async function startFakenetBridge(opts: {
     config: bridgeConfig(opts.config),
     homeserverUrl: opts.baseUrl,
     serverName: SERVER_NAME,
-    keyStoreFor: opts.keys.keyStoreFor,
-    deleteKeys: opts.keys.deleteKeys,
+    keys: opts.keys,
     registrar: registryRegistrar(platform.services.appservices!),
     pool: { connectJitterMs: 0, leaseTtlMs: 3_000, ...opts.pool },
     outbox: { pollMs: 200, ...opts.outbox },
@@ -82,10 +75,21 @@ export async function startFakenetBridge(opts: {
 
 /** Polls `check` until it returns a value (not a timed assertion: the test's own timeout bounds it). */
 export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, intervalMs = 25): Promise<T> {
-  for (let i = 0; ; i++) {
-    if (process.env.DEBUG_EVENTUALLY && i === 200) console.log('STUCK', check.toString());
+  for (;;) {
     const v = await check();
     if (v !== undefined && v !== false) return v;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Logs a remote account in without the provisioning flow (what the flow's completion does):
+ * stores the login, seals its session token and starts its session.
+ */
+export async function loginDirectly(b: Bridge, keys: CryptoStore, net: FakeNetwork, userMxid: string, remoteUserId: string): Promise<void> {
+  const loginId = remoteUserId as LoginId;
+  await b.portalDeps.userLogins.upsert({ loginId, userMxid, remoteName: net.user(remoteUserId).name, metadata: {} });
+  await saveLoginSecrets(keys.forLogin(loginId), { session: new TextEncoder().encode(net.createSession(remoteUserId)) });
+  await b.pool.add(loginId);
+  await eventually(() => b.pool.states().get(loginId)?.stateEvent === 'CONNECTED');
 }

@@ -57,7 +57,7 @@ function render(
     const eEnd = Math.min(e.offset + e.length, end);
     out += plain(text.slice(pos, e.offset), inPre);
     const inner: TextEntity[] = [];
-    for (let i = 0; i < queue.length; ) {
+    for (let i = 0; i < queue.length;) {
       const x = queue[i]!;
       if (x.offset >= eEnd) break;
       queue.splice(i, 1);

@@ -126,9 +126,15 @@ function entityFor(tag: string, attrs: Record<string, string>, stack: Open[], pi
     }
     case 'a': {
       const href = attrs.href ?? '';
-      const m = /^https:\/\/matrix\.to\/#\/(@[^/?]+)/.exec(href);
+      const m = /^https:\/\/matrix\.to\/#\/([^/?]+)/.exec(href);
       if (m) {
-        const userId = pill(decodeURIComponent(m[1]!));
+        let target = m[1]!;
+        try {
+          target = decodeURIComponent(target);
+        } catch {
+          /* malformed escapes: keep it as written */
+        }
+        const userId = target.startsWith('@') ? pill(target) : undefined;
         if (userId) return { type: 'mention', userId };
       }
       return href && /^(https?|mailto|tel):/i.test(href) ? { type: 'link', url: href } : undefined;

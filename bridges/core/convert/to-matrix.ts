@@ -35,7 +35,13 @@ export async function toMatrix(content: MessageContent, deps: ToMatrixDeps): Pro
   switch (content.kind) {
     case 'text': {
       const c = entitiesToMatrix(content.text, deps.mention);
-      return [{ partId: '', type: 'm.room.message', content: { msgtype: content.notice ? 'm.notice' : content.emote ? 'm.emote' : 'm.text', ...c } }];
+      return [
+        {
+          partId: '',
+          type: 'm.room.message',
+          content: { msgtype: content.notice ? 'm.notice' : content.emote ? 'm.emote' : 'm.text', ...c },
+        },
+      ];
     }
     case 'location': {
       const { latitude, longitude, name } = content.location;

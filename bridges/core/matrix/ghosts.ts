@@ -16,9 +16,7 @@ export class Ghosts {
   /** Ghosts known registered with a current profile in this process (bounded, oldest dropped). */
   private ready = new Set<string>();
 
-  constructor(
-    private deps: { store: GhostStore; matrix: MatrixSide; bridgeId: string; serverName: string; log: Logger },
-  ) {}
+  constructor(private deps: { store: GhostStore; matrix: MatrixSide; bridgeId: string; serverName: string; log: Logger }) {}
 
   mxid(userId: RemoteUserId): string {
     return ghostMxid(this.deps.bridgeId, this.deps.serverName, userId);
@@ -36,7 +34,8 @@ export class Ghosts {
     const row = await this.deps.store.getOrCreate(userId, mxid);
     if (!row.nameSet || info) {
       await intent.register();
-      if (!info && client) info = await client.getUserInfo(userId).catch((err) => (this.deps.log.debug({ err }, 'getUserInfo failed'), undefined));
+      if (!info && client)
+        info = await client.getUserInfo(userId).catch((err) => (this.deps.log.debug({ err }, 'getUserInfo failed'), undefined));
       if (info) {
         let changed = false;
         if (info.name && (info.name !== row.name || !row.nameSet)) {
@@ -51,8 +50,14 @@ export class Ghosts {
           Object.assign(row, { avatarId: info.avatar.avatarId, avatarMxc: mxc, avatarSet: true });
           changed = true;
         }
-        if (info.identifiers) (row.identifiers = info.identifiers), (changed = true);
-        if (info.isBot !== undefined) (row.isBot = info.isBot), (changed = true);
+        if (info.identifiers) {
+          row.identifiers = info.identifiers;
+          changed = true;
+        }
+        if (info.isBot !== undefined) {
+          row.isBot = info.isBot;
+          changed = true;
+        }
         if (changed) await this.deps.store.update(row);
       }
     }

@@ -127,7 +127,10 @@ export class Intent {
 
   /** `PUT /_matrix/client/v3/user/{userId}/account_data/{type}` */
   async setAccountData(type: string, content: Record<string, unknown>): Promise<void> {
-    await this.cs.request('PUT', `/_matrix/client/v3/user/${enc(this.userId)}/account_data/${enc(type)}`, { asUser: this.as, body: content });
+    await this.cs.request('PUT', `/_matrix/client/v3/user/${enc(this.userId)}/account_data/${enc(type)}`, {
+      asUser: this.as,
+      body: content,
+    });
   }
 
   /** `GET /_matrix/client/v3/user/{userId}/account_data/{type}` — undefined when unset. */

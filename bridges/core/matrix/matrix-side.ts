@@ -14,9 +14,7 @@ export class MatrixSide {
   batchSend = false;
   private intents = new Map<string, Intent>();
 
-  constructor(
-    private opts: { homeserverUrl: string; asToken: string; bridgeId: string; serverName: string; log: Logger },
-  ) {
+  constructor(private opts: { homeserverUrl: string; asToken: string; bridgeId: string; serverName: string; log: Logger }) {
     this.cs = new CsClient(opts.homeserverUrl, opts.asToken, opts.log);
     this.bot = new Intent(this.cs, botMxid(opts.bridgeId, opts.serverName), true);
   }

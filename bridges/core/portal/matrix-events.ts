@@ -63,7 +63,8 @@ export async function applyMatrixEvent(deps: PortalDeps, portal: Portal, ev: Mat
   const content = fromMatrix(ev.type, ev.content, convertDeps);
   const replyEventId = relates['m.in_reply_to']?.event_id;
   const replyTo = replyEventId ? (await deps.messages.getByEventId(replyEventId))?.remoteId : undefined;
-  const threadRoot = relates.rel_type === 'm.thread' && relates.event_id ? (await deps.messages.getByEventId(relates.event_id))?.remoteId : undefined;
+  const threadRoot =
+    relates.rel_type === 'm.thread' && relates.event_id ? (await deps.messages.getByEventId(relates.event_id))?.remoteId : undefined;
   const res = await client.handleMatrixMessage({
     ...base,
     content,

@@ -36,7 +36,10 @@ export interface PortalDeps {
  * not yet stored) reuses it, and the homeserver answers with the first event instead of a copy.
  */
 export function txnIdFor(...parts: (string | number | undefined)[]): string {
-  return `br.${createHash('sha256').update(parts.map((p) => String(p ?? '')).join('\u0000')).digest('base64url').slice(0, 32)}`;
+  return `br.${createHash('sha256')
+    .update(parts.map((p) => String(p ?? '')).join('\u0000'))
+    .digest('base64url')
+    .slice(0, 32)}`;
 }
 
 /** Remote mention -> Matrix user: the login's own account is its Matrix owner, anyone else a ghost. */

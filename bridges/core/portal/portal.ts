@@ -33,10 +33,6 @@ export class Portal {
     this.loaded = r;
   }
 
-  get isLoaded(): boolean {
-    return !!this.loaded;
-  }
-
   get roomId(): string | null {
     return this.loaded?.roomId ?? null;
   }

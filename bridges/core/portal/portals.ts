@@ -28,7 +28,7 @@ export class Portals {
 
   portalFor(key: PortalKey): Portal {
     const k = portalKeyString(key);
-    let portal = this.live.get(k);
+    const portal = this.live.get(k);
     if (portal) {
       // Most recently used last, so eviction takes the least recently used.
       this.live.delete(k);
@@ -47,19 +47,14 @@ export class Portals {
     return p;
   }
 
-  /** The portal of a Matrix room, or undefined for rooms that are not portals. */
-  async byRoom(roomId: string): Promise<Portal | undefined> {
-    for (const p of this.live.values()) if (p.roomId === roomId) return p;
-    const row = await this.deps.portals.getByRoom(roomId);
-    if (!row) return undefined;
-    return this.portalFor({ chatId: row.chatId, ...(row.receiver ? { receiver: row.receiver } : {}) });
-  }
-
   /** Queues a remote event on its portal (LoginContext.emit). Never throws. */
   emit(login: LoginHandle, ev: RemoteEvent): void {
     const portal = this.portalFor(ev.portal);
     if (!portal.meters.has(login.loginId)) {
-      portal.meters.set(login.loginId, login.memory.register(`portal:${portalKeyString(ev.portal)}`, () => portal.bytes()));
+      portal.meters.set(
+        login.loginId,
+        login.memory.register(`portal:${portalKeyString(ev.portal)}`, () => portal.bytes()),
+      );
     }
     portal.queue.push({
       bytes: eventBytes(ev),

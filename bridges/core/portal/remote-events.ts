@@ -39,7 +39,13 @@ export async function applyRemoteEvent(deps: PortalDeps, portal: Portal, ev: Rem
       await ensureJoined(deps, portal, sender);
       await deps.matrix
         .intent(sender)
-        .sendEvent(roomId, 'm.room.message', editContent(target.eventId, part.content), txnIdFor('edit', ev.targetId, ev.timestamp), ev.timestamp);
+        .sendEvent(
+          roomId,
+          'm.room.message',
+          editContent(target.eventId, part.content),
+          txnIdFor('edit', ev.targetId, ev.timestamp),
+          ev.timestamp,
+        );
       await deps.messages.incrementEdits(portal.key, ev.targetId);
       return;
     }
@@ -134,7 +140,11 @@ export async function applyRemoteEvent(deps: PortalDeps, portal: Portal, ev: Rem
           await ensureJoined(deps, portal, mxid);
         } else if (portal.joined.has(mxid) || m.membership === 'ban') {
           if (m.membership === 'ban') await deps.matrix.bot.ban(roomId, mxid);
-          else await deps.matrix.intent(mxid).leave(roomId).catch(() => undefined);
+          else
+            await deps.matrix
+              .intent(mxid)
+              .leave(roomId)
+              .catch(() => undefined);
           portal.joined.delete(mxid);
         }
       }

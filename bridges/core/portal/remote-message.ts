@@ -14,7 +14,12 @@ export function senderMxid(deps: PortalDeps, sender: { userId: string }): string
  * Converts a remote message into the Matrix events it becomes, with its reply/thread relation
  * mapped to Matrix event ids. Media is streamed into the homeserver as the sending ghost.
  */
-export async function convertRemoteMessage(deps: PortalDeps, portal: Portal, msg: RemoteMessage, login: LoginHandle): Promise<MatrixPart[]> {
+export async function convertRemoteMessage(
+  deps: PortalDeps,
+  portal: Portal,
+  msg: RemoteMessage,
+  login: LoginHandle,
+): Promise<MatrixPart[]> {
   const ghost = await deps.ghosts.ensure(msg.sender.userId, login.client());
   const parts = await toMatrix(msg.content, {
     mention: mentionResolver(deps, login),

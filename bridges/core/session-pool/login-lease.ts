@@ -28,23 +28,27 @@ export class LoginLeases {
     readonly ttlMs: number,
   ) {}
 
-  /** Takes one login if its lease is free or expired; returns the new fencing token, or undefined if another worker holds it. */
-  async acquire(loginId: string): Promise<number | undefined> {
-    const got = await this.acquireMany([loginId]);
+  /**
+   * Takes one login if its lease is free or expired; returns the new fencing token, or
+   * undefined if another worker holds it. `orOwn` also takes a lease this worker holds
+   * (with a new token): for a caller that knows nothing of this process runs the login.
+   */
+  async acquire(loginId: string, opts: { orOwn?: boolean } = {}): Promise<number | undefined> {
+    const got = await this.acquireMany([loginId], opts);
     return got.get(loginId);
   }
 
-  /** Takes every listed login whose lease is free or expired, in one statement. Returns login id -> token. */
-  async acquireMany(loginIds: readonly string[]): Promise<Map<string, number>> {
+  /** Takes every listed login whose lease is free or expired (or, with `orOwn`, ours), in one statement. Returns login id -> token. */
+  async acquireMany(loginIds: readonly string[], opts: { orOwn?: boolean } = {}): Promise<Map<string, number>> {
     if (loginIds.length === 0) return new Map();
     const { rows } = await this.db.query<{ login_id: string; token: number }>(
       `INSERT INTO bridge_login_leases AS l (bridge_id, login_id, owner, token, expires_at)
        SELECT $1, id, $2, 1, now() + $3 * interval '1 millisecond' FROM unnest($4::text[]) AS id
        ON CONFLICT (bridge_id, login_id) DO UPDATE
          SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at
-         WHERE l.expires_at < now()
+         WHERE l.expires_at < now() OR ($5 AND l.owner = EXCLUDED.owner)
        RETURNING l.login_id, l.token`,
-      [this.bridgeId, this.workerId, this.ttlMs, loginIds],
+      [this.bridgeId, this.workerId, this.ttlMs, loginIds, opts.orOwn === true],
     );
     return new Map(rows.map((r) => [r.login_id, Number(r.token)]));
   }

@@ -258,7 +258,7 @@ export class SessionPool {
       if (!login || this.stopping) return false;
       if (this.sessions.has(loginId)) return true; // the scan took it meanwhile
       const sentAt = performance.now();
-      const token = await this.leases.acquire(loginId);
+      const token = await this.leases.acquire(loginId, { orOwn: true });
       if (token !== undefined) return this.adoptPrepared(login, token, sentAt, opts);
       if (!asked) {
         asked = true;
@@ -271,8 +271,9 @@ export class SessionPool {
 
   /**
    * Stops running a login (logout): closes it here, logging out on the network first when
-   * `logoutRemote`, and releases the lease. A login held by another worker is removed there
-   * (pub/sub). Deleting the login's row is the caller's job, after this resolves.
+   * `logoutRemote`. A login held by another worker is removed there (pub/sub). Deleting the
+   * login's row is the caller's job, after this resolves; the lease is left to expire rather
+   * than released, so no worker takes the login up before the row is gone.
    */
   async remove(loginId: LoginId, opts: { logoutRemote: boolean }): Promise<void> {
     const s = this.sessions.get(loginId);
@@ -281,7 +282,7 @@ export class SessionPool {
     if (opts.logoutRemote) {
       const login = await this.o.logins.get(loginId);
       const sentAt = performance.now();
-      const token = login && (await this.leases.acquire(loginId));
+      const token = login && (await this.leases.acquire(loginId, { orOwn: true }));
       if (login && token !== undefined) {
         const session = new Session(login, token, this.keeper.deadlineFrom(sentAt));
         return this.removeLocal(session, true);
@@ -329,6 +330,9 @@ export class SessionPool {
       void this.leases.release(login.loginId, token).catch(() => {});
       return;
     }
+    // A session adopted by a concurrent scan lost to this newer token: end it first.
+    const old = this.sessions.get(login.loginId);
+    if (old) this.lose(old);
     const s = new Session(login, token, this.keeper.deadlineFrom(sentAt));
     this.sessions.set(login.loginId, s);
     // The stored state is the previous holder's; until the connect runs, this login is connecting.
@@ -384,12 +388,17 @@ export class SessionPool {
     return s.client;
   }
 
+  /**
+   * Bound functions rather than arrow closures: under tsx (esbuild keepNames, how the platform
+   * runs) every named closure gets its `name` redefined, which gives it a property store of a
+   * few hundred bytes; at 5,000 logins that is measurable (bench:sessions).
+   */
   private partsFor(s: Session): LoginContextParts {
     return {
-      setState: (update) => this.report(s, update),
+      setState: this.report.bind(this, s),
       memory: s.memory,
       signal: s.abort.signal,
-      fencingToken: () => s.token,
+      fencingToken: s.fencingToken.bind(s),
     };
   }
 
@@ -460,7 +469,12 @@ export class SessionPool {
     } catch (err) {
       this.o.log.warn({ err, loginId: s.loginId }, 'logout/disconnect failed');
     } finally {
-      await this.release(s);
+      // The lease is NOT released: it stays ours, unused and unrenewed, until it expires. The
+      // caller deletes the login's row meanwhile, so no worker's scan picks the login up in
+      // between (which a released lease would allow). add() on this worker can still take it
+      // at once (its own lease), e.g. when the user logs in again.
+      await this.writer.whenWritten(s.loginId);
+      s.leaseHeld = false;
     }
   }
 

@@ -56,6 +56,10 @@ export class Session {
     return this.phase === 'closed';
   }
 
+  fencingToken(): number {
+    return this.token;
+  }
+
   get loginId() {
     return this.login.loginId;
   }

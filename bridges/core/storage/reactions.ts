@@ -67,7 +67,17 @@ export class ReactionStore {
       `INSERT INTO bridge_reactions (bridge_id, chat_id, receiver, message_remote_id, sender_remote_id, key, reaction_remote_id,
          event_id, timestamp)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-      [this.bridgeId, key.chatId, key.receiver ?? '', r.messageRemoteId, r.senderRemoteId, r.key, r.reactionRemoteId, r.eventId, r.timestamp],
+      [
+        this.bridgeId,
+        key.chatId,
+        key.receiver ?? '',
+        r.messageRemoteId,
+        r.senderRemoteId,
+        r.key,
+        r.reactionRemoteId,
+        r.eventId,
+        r.timestamp,
+      ],
     );
     return (rowCount ?? 0) > 0;
   }

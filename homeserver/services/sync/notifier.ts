@@ -7,6 +7,9 @@ import { StreamHints, type HintedStream } from './stream-hints.js';
  *  users whose membership changed (an invitee is not yet in the room's waiter set). */
 export const ROOM_EVENTS_TOPIC = 'hs.room_events';
 
+/** How long a position Postgres reported may wait for its notification before the gap is read. */
+const CATCH_UP_DELAY_MS = 100;
+
 export interface RoomEventsWakeUp {
   position: number;
   rooms: string[];
@@ -106,13 +109,17 @@ export class SyncNotifier {
   }
 
   /**
-   * Postgres says room events exist up to `position`: if no notification covered them yet (lost,
-   * or still in flight), read them now so waiters wake and `eventsPosition` catches up.
+   * Postgres says room events exist up to `position`: if no notification covers them shortly
+   * (lost, or very late), read them so waiters wake and `eventsPosition` catches up.
    */
   catchUp(position: number): void {
     if (this.complete < 0 || position <= this.complete || this.stopped) return;
-    this.held.push({ position, rooms: [] });
-    this.drain();
+    // Usually the notification is merely in flight: give it a moment before reading the gap.
+    setTimeout(() => {
+      if (position <= this.complete || this.stopped) return;
+      this.held.push({ position, rooms: [] });
+      this.drain();
+    }, CATCH_UP_DELAY_MS).unref();
   }
 
   /** After stop, every wait returns at once: shutdown must not sit out open long-polls. */

@@ -84,6 +84,8 @@ export class SyncService {
   private memberCache = new Map<string, Membership[]>();
   private memberGen = new Map<string, number>();
   private deciders = new Map<string, { decide: NotificationDecider; version: number }>();
+  /** Timeline reads in flight, by room: concurrent misses of the same room wait for them. */
+  private pendingReads = new Map<string, { to: number; done: Promise<void> }>();
 
   constructor(private deps: SyncDeps) {
     this.timelines = new RoomTimelines(deps.db);
@@ -109,7 +111,12 @@ export class SyncService {
   async sync(requester: Requester, req: SyncRequest, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
     const deadline = Date.now() + req.timeoutMs;
-    for (;;) {
+    for (let woken = false; ; woken = true) {
+      // Key counts go in every returned response. A long-poll's first look usually finds nothing
+      // (the client just synced), so only a woken, initial or full-state sync reads them in
+      // parallel with the build; otherwise they are read once the response is known to go out.
+      const eager = woken || !since || req.fullState ? this.keyCounts(requester) : undefined;
+      eager?.catch(() => {}); // awaited below or dropped; never an unhandled rejection
       const rooms = await this.memberships(requester.userId, since !== undefined && !req.fullState);
       const waiting = this.deps.notifier.wait(
         requester.userId,
@@ -121,13 +128,14 @@ export class SyncService {
       const remaining = deadline - Date.now();
       if (!since || req.fullState || hasContent(response) || remaining <= 0 || signal?.aborted || this.deps.notifier.isStopped) {
         waiting.cancel();
-        return response;
+        return this.withKeyCounts(response, eager ?? this.keyCounts(requester));
       }
       await waiting.done;
       if (Date.now() >= deadline || signal?.aborted) {
         // Timed out: a fresh response (empty or not) with the latest positions.
         this.deciders.delete(requester.userId); // re-read: bounds the life of a missed wake-up
-        return this.build(requester, since, req, await this.memberships(requester.userId, false), true);
+        const response = await this.build(requester, since, req, await this.memberships(requester.userId, false), true);
+        return this.withKeyCounts(response, this.keyCounts(requester));
       }
     }
   }
@@ -206,9 +214,14 @@ export class SyncService {
     const filter = req.filter;
     const userId = requester.userId;
     const notifier = this.deps.notifier;
-    const otk = requester.deviceId && this.deps.e2e ? this.otkCounts(userId, requester.deviceId) : undefined;
-    otk?.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-    const fromMemory = !full && !slow && notifier.eventsPosition >= 0 && !notifier.isStopped;
+    // A membership newer than the notifier's position (its notification is still on the way) would
+    // fall outside `to` and hide its room from this response: then read every position instead.
+    const fromMemory =
+      !full &&
+      !slow &&
+      notifier.eventsPosition >= 0 &&
+      !notifier.isStopped &&
+      memberships.every((m) => m.stream_ordering <= Math.max(from.events, notifier.eventsPosition));
     const to = fromMemory
       ? await this.positionsFromMemory(
           userId,
@@ -281,7 +294,6 @@ export class SyncService {
             ? await e2e.deviceListsSection(userId, from, to)
             : { changed: [], left: [] };
       }
-      if (otk) Object.assign(response, await otk);
     }
     return response;
   }
@@ -377,23 +389,54 @@ export class SyncService {
     return out;
   }
 
-  /** Timelines from the recent-events cache where it can prove completeness, the rest in one query (which refills it). */
+  /**
+   * Timelines from the recent-events cache where it can prove completeness, the rest in one query
+   * (which refills it). Syncs woken together by one event usually miss together (a room this
+   * process has no entry for, or one another process wrote to): a miss whose room is already being
+   * read up to the same position waits for that read and tries the cache again.
+   */
   private async latestTimelines(ranges: { roomId: string; from: number; to: number }[], limit: number) {
     const out = new Map<string, EventRow[]>();
     const misses: typeof ranges = [];
+    const waits: { range: (typeof ranges)[number]; done: Promise<void> }[] = [];
     for (const r of ranges) {
       const hit = this.recent.read(r.roomId, r.from, r.to, limit);
+      const pending = hit ? undefined : this.pendingReads.get(r.roomId);
       if (hit) out.set(r.roomId, hit);
+      else if (pending && pending.to >= r.to) waits.push({ range: r, done: pending.done });
       else misses.push(r);
     }
-    if (!misses.length) return out;
-    const read = await this.timelines.latest(misses, limit);
-    for (const r of misses) {
-      const rows = read.get(r.roomId) ?? [];
-      out.set(r.roomId, rows);
-      this.recent.fill(r.roomId, r.from, r.to, rows, limit);
+    const own = misses.length ? this.readTimelines(misses, limit, out) : undefined;
+    if (waits.length) {
+      await Promise.all(waits.map((w) => w.done));
+      const again = waits
+        .map((w) => w.range)
+        .filter((r) => {
+          const hit = this.recent.read(r.roomId, r.from, r.to, limit);
+          if (hit) out.set(r.roomId, hit);
+          return !hit;
+        });
+      if (again.length) await this.readTimelines(again, limit, out);
     }
+    await own;
     return out;
+  }
+
+  private readTimelines(ranges: { roomId: string; from: number; to: number }[], limit: number, out: Map<string, EventRow[]>) {
+    const done = this.timelines.latest(ranges, limit).then((read) => {
+      for (const r of ranges) {
+        const rows = read.get(r.roomId) ?? [];
+        out.set(r.roomId, rows);
+        this.recent.fill(r.roomId, r.from, r.to, rows, limit);
+      }
+    });
+    const settled = done.catch(() => {});
+    for (const r of ranges)
+      if ((this.pendingReads.get(r.roomId)?.to ?? -1) < r.to) this.pendingReads.set(r.roomId, { to: r.to, done: settled });
+    void settled.then(() => {
+      for (const r of ranges) if (this.pendingReads.get(r.roomId)?.done === settled) this.pendingReads.delete(r.roomId);
+    });
+    return done;
   }
 
   /**
@@ -426,8 +469,16 @@ export class SyncService {
     return out;
   }
 
-  private otkCounts(userId: string, deviceId: string): Promise<OtkCounts> {
-    return this.deps.otkCounts ? this.deps.otkCounts(userId, deviceId) : this.deps.e2e!.otkCounts(userId, deviceId);
+  /** One-time and fallback key counts of the requesting device (undefined without a device or e2e). */
+  private keyCounts(requester: Requester): Promise<OtkCounts> | undefined {
+    const { userId, deviceId } = requester;
+    if (!deviceId || !this.deps.e2e) return undefined;
+    return this.deps.otkCounts ? this.deps.otkCounts(userId, deviceId) : this.deps.e2e.otkCounts(userId, deviceId);
+  }
+
+  private async withKeyCounts(response: Record<string, unknown>, counts: Promise<OtkCounts> | undefined) {
+    if (counts) Object.assign(response, await counts);
+    return response;
   }
 
   private stateBeforeTimeline(

@@ -376,9 +376,14 @@ describe('SessionPool', () => {
       { owner: 'wb', n: 10 },
     ]);
     expect(net.kicks).toBe(0);
+    // A logout handled by one worker reaches the worker that runs the login (pub/sub).
+    const onB = ids.find((id) => b.client(id) !== undefined)!;
+    await a.remove(onB, { logoutRemote: false });
+    await waitUntil(() => b.client(onB) === undefined && !net.live.has(onB), 'removed on the other worker');
+    await db.query('DELETE FROM bridge_user_logins WHERE bridge_id = $1 AND login_id = $2', [bridgeId, onB]);
     // A graceful stop releases at once: the other worker takes everything.
     await a.stop();
-    await waitUntil(allIn(b, 'CONNECTED', 20), 'the second worker runs every login');
+    await waitUntil(allIn(b, 'CONNECTED', 19), 'the second worker runs every login');
     expect(net.kicks).toBe(0);
     await b.stop();
     await pubsub.close();
@@ -478,7 +483,13 @@ describe('SessionPool', () => {
     await pool.remove(id, { logoutRemote: true });
     expect(pool.client(id)).toBeUndefined();
     expect(net.live.has(id)).toBe(false);
-    expect((await new LoginLeases(db, bridgeId, 'x', 1).current(id))?.expired).toBe(true);
+    // The lease is left to expire (the caller deletes the row meanwhile), not released.
+    const left = await new LoginLeases(db, bridgeId, 'x', 1).current(id);
+    expect(left).toMatchObject({ owner: 'w1', expired: false });
+    // Logging in again right away works on this worker (its own lease, a new token).
+    expect(await pool.add(id)).toBe(true);
+    await waitUntil(() => pool.states().get(id)?.stateEvent === 'CONNECTED', 'back after a new login');
+    expect(pool.fencingToken(id)).toBe(left!.token + 1);
     await pool.stop();
     await pubsub.close();
   });

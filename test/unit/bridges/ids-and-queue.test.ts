@@ -41,12 +41,13 @@ describe('SerialQueue', () => {
     q.push({ bytes: 1, run: async () => (await gate, void ran.push('running')) });
     q.push({ bytes: 1, droppable: true, run: async () => void ran.push('typing1') });
     q.push({ bytes: 1, run: async () => void ran.push('msg1') });
-    q.push({ bytes: 1, run: async () => void ran.push('msg2') }); // full: typing1 goes
-    q.push({ bytes: 1, run: async () => void ran.push('msg3') }); // full, nothing droppable: kept, counted
+    q.push({ bytes: 1, run: async () => void ran.push('msg2') });
+    q.push({ bytes: 1, run: async () => void ran.push('msg3') }); // full: typing1 goes
+    q.push({ bytes: 1, run: async () => void ran.push('msg4') }); // full, nothing droppable: kept, counted
     q.push({ bytes: 1, droppable: true, run: async () => void ran.push('typing2') }); // full: dropped itself
     release();
     await q.idle();
-    expect(ran).toEqual(['running', 'msg1', 'msg2', 'msg3']);
+    expect(ran).toEqual(['running', 'msg1', 'msg2', 'msg3', 'msg4']);
     expect(q.dropped).toBe(2);
     expect(q.overflows).toBe(1);
   });
