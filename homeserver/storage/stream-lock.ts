@@ -8,5 +8,8 @@ import type { Queryable } from './db.js';
  * across every process (what Synapse achieves with a single writer per stream).
  */
 export async function lockStream(tx: Queryable, stream: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`stream:${stream}`]);
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [streamLockKey(stream)]);
 }
+
+/** The text whose hashtext() is the stream's lock key (for statements that take the lock inline). */
+export const streamLockKey = (stream: string): string => `stream:${stream}`;

@@ -1,5 +1,5 @@
-import type { Db, Tx } from '../../storage/db.js';
-import { lockStream } from '../../storage/stream-lock.js';
+import type { Db, Queryable, Tx } from '../../storage/db.js';
+import { lockStream, streamLockKey } from '../../storage/stream-lock.js';
 import type { BuiltEvent } from './event-builder.js';
 
 /** One room's contribution to a batch: a run of events that extends the room's head. */
@@ -84,12 +84,12 @@ export class EventCommitter {
 
   private async write(batch: Pending[]): Promise<void> {
     try {
-      const { accepted, stale, committed } = await this.db.withTransaction((tx) =>
-        writeBatch(
-          tx,
-          batch.map((p) => p.chain),
-        ),
-      );
+      const chains = batch.map((p) => p.chain);
+      // The common case (messages into existing rooms) is one autocommit statement: one round
+      // trip instead of BEGIN, head CAS, stream lock, INSERT, COMMIT.
+      const { accepted, stale, committed } = chains.every(isSimple)
+        ? await writeSimpleBatch(this.db, chains)
+        : await this.db.withTransaction((tx) => writeBatch(tx, chains));
       for (const p of batch) {
         if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
         else p.resolve({ kind: 'committed', events: accepted.get(p.chain.roomId) ?? [] });
@@ -104,6 +104,86 @@ export class EventCommitter {
       for (const p of batch) p.reject(err);
     }
   }
+}
+
+/** A chain that only appends non-state events (no redactions) to an existing room. */
+function isSimple(c: Chain): boolean {
+  return !c.newRoom && c.events.every((e) => e.pdu.state_key === undefined && e.pdu.type !== 'm.room.redaction');
+}
+
+/**
+ * Writes chains of simple events as ONE statement in autocommit mode (its own implicit
+ * transaction, durable when it returns). Evaluation order is forced by data dependencies, since
+ * Postgres only orders CTEs that read each other: `lk` aggregates every row of `cas` (so the head
+ * compare-and-set UPDATE has run to completion and holds its room row locks — rooms before the
+ * stream lock, as in writeBatch) before it takes the events stream lock, and both inserts read
+ * `lk`, so no stream position is drawn before the lock is held. A room whose head moved is not
+ * in `cas`, so none of its events or txn ids are written and it is reported stale. If no head
+ * matched, `lk` has no row and nothing is written.
+ */
+async function writeSimpleBatch(db: Queryable, chains: Chain[]) {
+  const sorted = [...chains].sort((a, b) => (a.roomId < b.roomId ? -1 : 1)); // stable lock order
+  // Positions follow the batch order (as in writeBatch), so `committed` is in position order.
+  const events = chains.flatMap((c) => c.events);
+  const withTxn = events.filter((e) => e.draft.txn);
+  const silent = new Set(sorted.flatMap((c) => c.silentEventIds ?? []));
+  const { rows } = await db.query<{ event_id: string; stream_ordering: number; room_id: string }>(
+    `WITH cas AS (
+       UPDATE hs_rooms r SET head_event_id = v.new_head, head_depth = v.new_depth
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(room_id, expected, new_head, new_depth)
+       WHERE r.room_id = v.room_id AND r.head_event_id = v.expected RETURNING r.room_id),
+     lk AS MATERIALIZED (
+       SELECT pg_advisory_xact_lock(hashtext($5)) AS locked, array_agg(room_id) AS rooms FROM cas HAVING count(*) > 0),
+     ins AS (
+       INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id, silent)
+       SELECT x.e, x.r, x.t, NULL, x.s, x.ts, x.d, x.j, x.u, x.td, x.ti, x.sl FROM lk, unnest($6::text[], $7::text[], $8::text[], $9::text[],
+         $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::boolean[])
+         WITH ORDINALITY AS x(e, r, t, s, ts, d, j, u, td, ti, sl, n)
+       WHERE x.r = ANY(lk.rooms)
+       ORDER BY x.n RETURNING event_id, stream_ordering, room_id),
+     txns AS (
+       INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
+       SELECT y.us, y.dv, y.ti, y.ev, $22::bigint FROM lk, unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+         AS y(us, dv, ti, ev, r)
+       WHERE y.r = ANY(lk.rooms) ON CONFLICT DO NOTHING)
+     SELECT event_id, stream_ordering, room_id FROM ins ORDER BY stream_ordering`,
+    [
+      sorted.map((c) => c.roomId),
+      sorted.map((c) => c.expectedHead),
+      sorted.map((c) => last(c).eventId),
+      sorted.map((c) => last(c).depth),
+      streamLockKey('events'),
+      events.map((e) => e.eventId),
+      events.map((e) => e.pdu.room_id),
+      events.map((e) => e.pdu.type),
+      events.map((e) => e.pdu.sender),
+      events.map((e) => e.pdu.origin_server_ts),
+      events.map((e) => e.depth),
+      events.map((e) => e.json),
+      events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
+      events.map((e) => e.draft.txn?.deviceId ?? null),
+      events.map((e) => e.draft.txn?.txnId ?? null),
+      events.map((e) => silent.has(e.eventId)),
+      withTxn.map((e) => e.pdu.sender),
+      withTxn.map((e) => e.draft.txn!.deviceId),
+      withTxn.map((e) => e.draft.txn!.txnId),
+      withTxn.map((e) => e.eventId),
+      withTxn.map((e) => e.pdu.room_id),
+      Date.now(),
+    ],
+  );
+  const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
+  const written = new Set(rows.map((r) => r.room_id));
+  const stale = new Set(chains.filter((c) => !written.has(c.roomId)).map((c) => c.roomId));
+  const accepted = new Map<string, CommittedEvent[]>();
+  const committed: CommittedEvent[] = [];
+  for (const c of chains) {
+    if (stale.has(c.roomId)) continue;
+    const list = c.events.map((e) => ({ eventId: e.eventId, streamOrdering: ordering.get(e.eventId)!, roomId: c.roomId }));
+    accepted.set(c.roomId, list);
+    committed.push(...list);
+  }
+  return { accepted, stale, committed };
 }
 
 async function writeBatch(tx: Tx, chains: Chain[]) {
