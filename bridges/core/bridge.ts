@@ -10,7 +10,7 @@ import { migrate } from '../../homeserver/storage/migrate.js';
 import type { BridgeConfig } from './config-schema.js';
 import { parseGhostMxid } from './ids.js';
 import { LoginDirectory } from './login-directory.js';
-import { makeContextFor, type KeyStores } from './login-wiring.js';
+import { catchUpLogin, makeContextFor, type KeyStores } from './login-wiring.js';
 import { Ghosts } from './matrix/ghosts.js';
 import { buildAppserviceListener } from './matrix/http-listener.js';
 import { MatrixSide } from './matrix/matrix-side.js';
@@ -145,9 +145,15 @@ export class Bridge {
         directory,
         keys: this.o.keys,
         client: (loginId) => this.pool.client(loginId),
-        onConnected: () => this.outbox.wake(),
       }),
       ...this.o.pool,
+    });
+    // A connected login: sends that waited for it go out, and messages missed meanwhile come in.
+    this.pool.onStateChange((loginId, state) => {
+      if (state.stateEvent !== 'CONNECTED') return;
+      this.outbox.wake();
+      const handle = directory.get(loginId);
+      if (handle) catchUpLogin(pd, this.portals, handle).catch((err) => log.warn({ err, loginId }, 'catch-up failed'));
     });
     this.provisioning = makeProvisioningDeps({
       portalDeps: pd,

@@ -20,9 +20,7 @@ export interface KeyStores {
 /**
  * The session pool's `contextFor`: what a NetworkClient gets for one login. Remote events go to
  * the portal queues, keys to the crypto store under the pool's fencing token, metadata to the
- * login row. Each CONNECTED (first connect, reconnect, takeover) triggers a catch-up of the
- * login's portals, so messages pushed while it was disconnected are not lost, and wakes the
- * outbox for sends that waited for the connection.
+ * login row.
  */
 export function makeContextFor(deps: {
   portalDeps: PortalDeps;
@@ -30,7 +28,6 @@ export function makeContextFor(deps: {
   directory: LoginDirectory;
   keys: KeyStores;
   client(loginId: LoginId): NetworkClient | undefined;
-  onConnected(loginId: LoginId): void;
 }): (login: UserLoginRecord, parts: LoginContextParts) => LoginContext {
   const { portalDeps, portals } = deps;
   return (login, parts) => {
@@ -44,12 +41,6 @@ export function makeContextFor(deps: {
       client: () => deps.client(login.loginId),
     };
     deps.directory.add(handle);
-    const catchUp = async () => {
-      for (const key of await portalDeps.userPortals.portalsOf(login.loginId)) {
-        const portal = portals.portalFor(key);
-        portal.queue.push({ bytes: 64, run: () => catchUpPortal(portalDeps, portal, handle) });
-      }
-    };
     const keys = deps.keys.forLogin(login.loginId, () => ({ token: parts.fencingToken() }));
     if (keys.cachedBytes) parts.memory.register('crypto-store-cache', () => keys.cachedBytes!());
     return {
@@ -59,15 +50,22 @@ export function makeContextFor(deps: {
       metadata: login.metadata,
       saveMetadata: (metadata) => portalDeps.userLogins.setMetadata(login.loginId, metadata),
       emit: (ev) => portals.emit(handle, ev),
-      setState: (state) => {
-        parts.setState(state);
-        if (state.stateEvent !== 'CONNECTED' || parts.signal.aborted) return;
-        deps.onConnected(login.loginId);
-        catchUp().catch((err) => portalDeps.log.warn({ err, login: login.loginId }, 'catch-up failed'));
-      },
+      setState: parts.setState,
       keys,
       memory: parts.memory,
       signal: parts.signal,
     };
   };
+}
+
+/**
+ * On every CONNECTED of a login (first connect, reconnect, takeover; from the pool's state
+ * listener): catch up each of its portals on messages pushed while it was disconnected. Runs on
+ * the portal queues, so it is ordered with live events and a second run finds nothing new.
+ */
+export async function catchUpLogin(portalDeps: PortalDeps, portals: Portals, handle: LoginHandle): Promise<void> {
+  for (const key of await portalDeps.userPortals.portalsOf(handle.loginId)) {
+    const portal = portals.portalFor(key);
+    portal.queue.push({ bytes: 64, label: 'catch-up', run: () => catchUpPortal(portalDeps, portal, handle) });
+  }
 }

@@ -337,7 +337,21 @@ describe('the fakenet bridge, end to end', () => {
 
   it('loses nothing when a second worker takes the login over', async () => {
     const second = await startFakenetBridge({ platform: p, baseUrl, net, keys, config: BRIDGE_CONFIG });
-    onTestFailed(() => console.log('DIAG takeover', [...second.bridge.pool.states()], net.connectionCount(me.id), net.kicks(me.id)));
+    onTestFailed(() =>
+      console.log(
+        'DIAG takeover',
+        [...second.bridge.pool.states()],
+        second.bridge.portals.busy(),
+        second.bridge.portalDeps.logins.held(),
+        second.bridge.pool.client(me.id as never)?.isLoggedIn(),
+        net.connectionCount(me.id),
+        net.kicks(me.id),
+        net
+          .messages(dm)
+          .slice(-3)
+          .map((m) => `${m.senderId}:${net.textOf(m)}`),
+      ),
+    );
     expect(second.bridge.pool.client(me.id as never)).toBeUndefined(); // the first worker holds the lease
     await bridge.stop();
     const first = bridge;

@@ -134,7 +134,7 @@ export class Outbox {
     this.inFlight.add(row.eventId);
     const portal = this.deps.portals.portalFor(row.key);
     const task = portal.queue
-      .run(() => this.send(row, portal), 400)
+      .run(() => this.send(row, portal), 400, `outbox ${row.event.type}`)
       .catch((err) => this.deps.log.warn({ err, event: row.eventId }, 'outbox send crashed'))
       .finally(() => {
         this.inFlight.delete(row.eventId);

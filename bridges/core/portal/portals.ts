@@ -59,8 +59,16 @@ export class Portals {
     portal.queue.push({
       bytes: eventBytes(ev),
       droppable: ev.type === 'typing',
+      label: `remote ${ev.type}`,
       run: () => applyRemoteEvent(this.deps, portal, ev, login),
     });
+  }
+
+  /** Portals with work waiting or running: chat, waiting tasks, the running task and since when (diagnostics). */
+  busy(): { chatId: string; waiting: number; running?: { label: string; since: number } }[] {
+    return [...this.live.values()]
+      .filter((p) => p.queue.busy)
+      .map((p) => ({ chatId: p.key.chatId, waiting: p.queue.length, ...(p.queue.runningTask ? { running: p.queue.runningTask } : {}) }));
   }
 
   /** Resolves once every portal's queue is empty (graceful stop, tests). */

@@ -15,6 +15,8 @@ export interface QueueTask {
   bytes: number;
   /** Ephemeral work (typing) that may be dropped when the queue is full. */
   droppable?: boolean;
+  /** What the task does, for diagnostics (`running`). */
+  label?: string;
 }
 
 export class SerialQueue {
@@ -24,6 +26,8 @@ export class SerialQueue {
   private idleWaiters: (() => void)[] = [];
   overflows = 0;
   dropped = 0;
+  /** The label and start time of the task running now (operators: a portal stuck on one call). */
+  runningTask?: { label: string; since: number };
 
   constructor(
     private maxItems: number,
@@ -48,9 +52,9 @@ export class SerialQueue {
   }
 
   /** Runs fn on the queue and resolves with its result (for callers that need the outcome). */
-  run<R>(fn: () => Promise<R>, bytes = 64): Promise<R> {
+  run<R>(fn: () => Promise<R>, bytes = 64, label?: string): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.push({ bytes, run: () => fn().then(resolve, (err) => (reject(err), undefined)) });
+      this.push({ bytes, label, run: () => fn().then(resolve, (err) => (reject(err), undefined)) });
     });
   }
 
@@ -78,11 +82,13 @@ export class SerialQueue {
     while (this.items.length) {
       const task = this.items.shift()!;
       this.held -= task.bytes;
+      this.runningTask = { label: task.label ?? 'task', since: Date.now() };
       try {
         await task.run();
       } catch (err) {
         this.onError(err);
       }
+      this.runningTask = undefined;
     }
     this.running = false;
     for (const w of this.idleWaiters.splice(0)) w();
