@@ -31,7 +31,8 @@ export interface MatrixEdit extends MatrixBase {
 
 export interface MatrixRedaction extends MatrixBase {
   /** A message or a reaction of the user. */
-  target: { kind: 'message'; id: RemoteMessageId } | { kind: 'reaction'; messageId: RemoteMessageId; key: string; reactionId?: RemoteReactionId };
+  target:
+    { kind: 'message'; id: RemoteMessageId } | { kind: 'reaction'; messageId: RemoteMessageId; key: string; reactionId?: RemoteReactionId };
 }
 
 export interface MatrixReaction extends MatrixBase {

@@ -27,7 +27,8 @@ interface Row {
   created_ts: number;
 }
 
-const COLUMNS = 'bridge_id, login_id, user_mxid, remote_name, metadata, state, state_error, state_message, state_info, state_ts, created_ts';
+const COLUMNS =
+  'bridge_id, login_id, user_mxid, remote_name, metadata, state, state_error, state_message, state_info, state_ts, created_ts';
 
 function fromRow(r: Row): UserLoginRecord {
   return {
@@ -55,7 +56,10 @@ export class UserLoginStore {
   ) {}
 
   /** Creates or replaces a login (logging in again with the same account keeps its portals). */
-  async upsert(login: { loginId: LoginId; userMxid: string; remoteName: string; metadata: Record<string, unknown> }, q: Queryable = this.db) {
+  async upsert(
+    login: { loginId: LoginId; userMxid: string; remoteName: string; metadata: Record<string, unknown> },
+    q: Queryable = this.db,
+  ) {
     const now = Date.now();
     const { rows } = await q.query<Row>(
       `INSERT INTO bridge_user_logins (bridge_id, login_id, user_mxid, remote_name, metadata, state, state_ts, created_ts)
