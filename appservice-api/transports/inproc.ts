@@ -37,9 +37,24 @@ export class InprocTransport implements AppserviceTransport {
     return h;
   }
 
-  async sendTransaction(txnId: string, body: TransactionBody): Promise<void> {
+  async sendTransaction(txnId: string, body: TransactionBody, signal?: AbortSignal): Promise<void> {
     // A structured copy: the bridge must not share (or mutate) the homeserver's objects.
-    await this.handler().onTransaction(txnId, structuredClone(body));
+    // Shutdown must not wait on a bridge that stopped mid-transaction: an abort counts as a failure
+    // (the same txnId is re-sent later), as a dropped HTTP request does for the http transport.
+    if (signal?.aborted) throw new TransportError('aborted');
+    const delivered = Promise.resolve(this.handler().onTransaction(txnId, structuredClone(body)));
+    if (!signal) return delivered;
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new TransportError('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([delivered, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      delivered.catch(() => {}); // a late failure of an abandoned attempt is not unhandled
+    }
   }
 
   async queryUser(userId: string): Promise<boolean> {

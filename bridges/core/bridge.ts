@@ -149,11 +149,17 @@ export class Bridge {
       ...this.o.pool,
     });
     // A connected login: sends that waited for it go out, and messages missed meanwhile come in.
+    // Catch-up is queued on the portals first, so the outbox's sends line up behind it (see LoginDirectory.sendable).
     this.pool.onStateChange((loginId, state) => {
-      if (state.stateEvent !== 'CONNECTED') return;
-      this.outbox.wake();
+      if (state.stateEvent !== 'CONNECTED') return directory.setCaughtUp(loginId, false);
       const handle = directory.get(loginId);
-      if (handle) catchUpLogin(pd, this.portals, handle).catch((err) => log.warn({ err, loginId }, 'catch-up failed'));
+      if (!handle) return;
+      catchUpLogin(pd, this.portals, handle)
+        .catch((err) => log.warn({ err, loginId }, 'catch-up failed'))
+        .finally(() => {
+          directory.setCaughtUp(loginId, true);
+          this.outbox.wake();
+        });
     });
     this.provisioning = makeProvisioningDeps({
       portalDeps: pd,

@@ -23,12 +23,16 @@ export interface LoginHandle {
  */
 export class LoginDirectory {
   private handles = new Map<LoginId, LoginHandle>();
+  private caughtUp = new Set<LoginId>();
   private listeners = new Set<(loginId: LoginId) => void>();
 
   add(handle: LoginHandle): void {
     this.handles.set(handle.loginId, handle);
+    this.caughtUp.delete(handle.loginId);
     handle.signal.addEventListener('abort', () => {
-      if (this.handles.get(handle.loginId) === handle) this.handles.delete(handle.loginId);
+      if (this.handles.get(handle.loginId) !== handle) return;
+      this.handles.delete(handle.loginId);
+      this.caughtUp.delete(handle.loginId);
     });
     for (const fn of this.listeners) fn(handle.loginId);
   }
@@ -40,6 +44,21 @@ export class LoginDirectory {
 
   held(): LoginId[] {
     return [...this.handles.keys()];
+  }
+
+  /**
+   * Logins whose catch-up has been queued since their last connect. The outbox sends only for
+   * these: catch-up stops at the newest message it already knows, so a Matrix message sent to the
+   * network before it ran would hide the messages missed while the login was away.
+   */
+  sendable(): LoginId[] {
+    return this.held().filter((id) => this.caughtUp.has(id));
+  }
+
+  /** Set once catch-up is queued after a CONNECTED; cleared by any other state. */
+  setCaughtUp(loginId: LoginId, caughtUp: boolean): void {
+    if (caughtUp && this.handles.has(loginId)) this.caughtUp.add(loginId);
+    else this.caughtUp.delete(loginId);
   }
 
   /** Called when a login starts running here (e.g. to look for outbox work left for it). */

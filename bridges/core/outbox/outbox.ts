@@ -120,7 +120,7 @@ export class Outbox {
   private async drain(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const logins = this.deps.logins.held();
+      const logins = this.deps.logins.sendable();
       const rows = (await this.deps.store.claim(this.deps.workerId, logins, 100, this.deps.options.claimMs)).filter(
         (r) => !this.inFlight.has(r.eventId),
       );

@@ -76,10 +76,13 @@ async function batch(deps: PortalDeps, portal: Portal, messages: RemoteMessage[]
   }
 }
 
+/** Consecutive already-bridged messages (newest first) that mark where the bridge left off. */
+const KNOWN_RUN_ENDS_CATCH_UP = 5;
+
 /**
  * Catch-up after a (re)connect: messages the network pushed while this login was disconnected
- * (worker restart, lease takeover, dropped socket) are fetched newest first until an
- * already-bridged message is met, then bridged oldest first like live messages. Bounded by
+ * (worker restart, lease takeover, dropped socket) are fetched newest first until a
+ * run of already-bridged messages is met, then bridged oldest first like live messages. Bounded by
  * `backfillLimit`; edits, deletes and reactions missed meanwhile are not recovered.
  */
 export async function catchUpPortal(deps: PortalDeps, portal: Portal, login: LoginHandle): Promise<void> {
@@ -87,10 +90,21 @@ export async function catchUpPortal(deps: PortalDeps, portal: Portal, login: Log
   if (!client?.fetchMessages || !portal.roomId || deps.backfillLimit <= 0) return;
   const missed: RemoteMessage[] = [];
   let before: RemoteMessage['id'] | undefined;
+  // Messages bridged since the reconnect (live ones that overtook this task) can sit above the gap,
+  // so one known message does not end the scan: a run of them does.
+  let knownRun = 0;
   outer: while (missed.length < deps.backfillLimit) {
     const page = await client.fetchMessages({ chatId: portal.key.chatId, ...(before ? { before } : {}), limit: 20 });
+    const known = await deps.messages.knownIds(
+      portal.key,
+      page.messages.map((m) => m.id),
+    );
     for (const m of page.messages) {
-      if (await deps.messages.getFirst(portal.key, m.id)) break outer;
+      if (known.has(m.id)) {
+        if (++knownRun >= KNOWN_RUN_ENDS_CATCH_UP) break outer;
+        continue;
+      }
+      knownRun = 0;
       missed.push(m);
     }
     if (!page.hasMore || !page.messages.length) break;

@@ -61,6 +61,15 @@ export class MessageStore {
     return rows.map(fromRow);
   }
 
+  /** Which of these remote messages are already mapped (one query for a page of history). */
+  async knownIds(key: PortalKey, remoteIds: RemoteMessageId[], q: Queryable = this.db): Promise<Set<string>> {
+    const { rows } = await q.query<{ remote_id: string }>(
+      `SELECT DISTINCT remote_id FROM bridge_messages WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3 AND remote_id = ANY($4)`,
+      [this.bridgeId, key.chatId, key.receiver ?? '', remoteIds],
+    );
+    return new Set(rows.map((r) => r.remote_id));
+  }
+
   /** The first part: what a reply, edit or reaction targets. */
   async getFirst(key: PortalKey, remoteId: RemoteMessageId, q: Queryable = this.db): Promise<MessagePart | undefined> {
     return (await this.getParts(key, remoteId, q))[0];
