@@ -113,10 +113,22 @@ beforeAll(async () => {
   });
 });
 
+/**
+ * Teardown is bounded: in about one run in five on a loaded machine a shutdown step has not
+ * returned (a known bug, cause not found yet: see docs/ARCHITECTURE.md "Known issues"). The step
+ * is named on stderr and left behind, so the hang is visible without hiding the assertions above.
+ */
+async function bounded(step: string, work: Promise<unknown> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, 15_000, 'late')));
+  if ((await Promise.race([work, late])) === 'late') console.error(`teardown: ${step} did not finish within 15 s`);
+  clearTimeout(timer);
+}
+
 afterAll(async () => {
   alice?.stopClient();
-  await bridge?.stop();
-  await p?.close();
+  await bounded('bridge.stop()', bridge?.stop());
+  await bounded('platform close', p?.close());
 });
 
 describe('the fakenet bridge, end to end', () => {
