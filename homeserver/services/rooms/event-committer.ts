@@ -225,6 +225,7 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
   }
 
   const events = chains.filter((c) => !stale.has(c.roomId)).flatMap((c) => c.events);
+  const silentIds = new Set(chains.flatMap((c) => c.silentEventIds ?? []));
   if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [] };
   // After the room rows (always locked first, in room order), so the two lock kinds cannot deadlock.
   await lockStream(tx, 'events');
@@ -232,26 +233,19 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
   const withTxn = events.filter((e) => e.draft.txn);
   const { rows } = await tx.query<{ event_id: string; stream_ordering: number }>(
     `WITH ins AS (
-       INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id)
-       SELECT e, r, t, sk, s, ts, d, j, u, td, ti FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-         $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(e, r, t, sk, s, ts, d, j, u, td, ti, n)
+       INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id, silent)
+       SELECT e, r, t, sk, s, ts, d, j, u, td, ti, sl FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+         $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[]) WITH ORDINALITY AS x(e, r, t, sk, s, ts, d, j, u, td, ti, sl, n)
        ORDER BY n RETURNING event_id, stream_ordering),
      txns AS (
        INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
-       SELECT *, $16::bigint FROM unnest($12::text[], $13::text[], $14::text[], $15::text[]) ON CONFLICT DO NOTHING)
+       SELECT *, $17::bigint FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING)
      SELECT event_id, stream_ordering FROM ins`,
     [
-      events.map((e) => e.eventId),
-      events.map((e) => e.pdu.room_id),
-      events.map((e) => e.pdu.type),
-      events.map((e) => e.pdu.state_key ?? null),
-      events.map((e) => e.pdu.sender),
-      events.map((e) => e.pdu.origin_server_ts),
-      events.map((e) => e.depth),
-      events.map((e) => e.json),
-      events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
+      ...eventRowColumns(events),
       events.map((e) => e.draft.txn?.deviceId ?? null),
       events.map((e) => e.draft.txn?.txnId ?? null),
+      events.map((e) => silentIds.has(e.eventId)),
       withTxn.map((e) => e.pdu.sender),
       withTxn.map((e) => e.draft.txn!.deviceId),
       withTxn.map((e) => e.draft.txn!.txnId),
@@ -260,10 +254,6 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
     ],
   );
   const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
-
-  // Rare (appservice history import only), so a separate statement instead of a column in the hot insert.
-  const silent = chains.flatMap((c) => (c.silentEventIds && !stale.has(c.roomId) ? c.silentEventIds : []));
-  if (silent.length) await tx.query('UPDATE hs_events SET silent = true WHERE event_id = ANY($1)', [silent]);
 
   // Current state and membership: the last event per key wins (one upsert may not touch a row twice).
   const latestState = new Map<string, BuiltEvent>();
@@ -300,14 +290,7 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
     }
   }
 
-  const redactions = events.filter((e) => e.pdu.type === 'm.room.redaction');
-  if (redactions.length) {
-    await tx.query(
-      `UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
-       WHERE event_id = v.target AND room_id = v.room AND redacted_by IS NULL`,
-      [redactions.map((e) => redactsOf(e)), redactions.map((e) => e.eventId), redactions.map((e) => e.pdu.room_id)],
-    );
-  }
+  await applyRedactions(tx, events);
 
   const accepted = new Map<string, CommittedEvent[]>();
   const committed: CommittedEvent[] = [];
@@ -324,3 +307,29 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
 
 const last = (c: Chain) => c.events[c.events.length - 1]!;
 export const redactsOf = (e: BuiltEvent) => (e.pdu.redacts ?? e.pdu.content.redacts) as string;
+
+/** The hs_events columns every writer fills, as unnest() arrays: event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned. */
+export function eventRowColumns(events: BuiltEvent[]): unknown[][] {
+  return [
+    events.map((e) => e.eventId),
+    events.map((e) => e.pdu.room_id),
+    events.map((e) => e.pdu.type),
+    events.map((e) => e.pdu.state_key ?? null),
+    events.map((e) => e.pdu.sender),
+    events.map((e) => e.pdu.origin_server_ts),
+    events.map((e) => e.depth),
+    events.map((e) => e.json),
+    events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
+  ];
+}
+
+/** Marks the targets of the redactions among `events` (targets in the same room only), for live and historical writes alike. */
+export async function applyRedactions(tx: Queryable, events: BuiltEvent[]): Promise<void> {
+  const redactions = events.filter((e) => e.pdu.type === 'm.room.redaction');
+  if (!redactions.length) return;
+  await tx.query(
+    `UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
+     WHERE event_id = v.target AND room_id = v.room AND redacted_by IS NULL`,
+    [redactions.map((e) => redactsOf(e)), redactions.map((e) => e.eventId), redactions.map((e) => e.pdu.room_id)],
+  );
+}

@@ -1,7 +1,7 @@
 import { MatrixError } from '../../matrix/errors.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { buildEvent, type BuiltEvent, type EventDraft, type Signer } from './event-builder.js';
-import { redactsOf } from './event-committer.js';
+import { applyRedactions, eventRowColumns } from './event-committer.js';
 import type { RoomState } from './room-state.js';
 
 /**
@@ -77,31 +77,13 @@ async function insertEvents(tx: Tx, events: BuiltEvent[], positions: number[]): 
       `INSERT INTO hs_events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned)
        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
          $9::text[], $10::text[])`,
-      [
-        positions,
-        events.map((e) => e.eventId),
-        events.map((e) => e.pdu.room_id),
-        events.map((e) => e.pdu.type),
-        events.map((e) => e.pdu.state_key ?? null),
-        events.map((e) => e.pdu.sender),
-        events.map((e) => e.pdu.origin_server_ts),
-        events.map((e) => e.depth),
-        events.map((e) => e.json),
-        events.map((e) => (e.unsigned ? JSON.stringify(e.unsigned) : null)),
-      ],
+      [positions, ...eventRowColumns(events)],
     );
   } catch (err) {
     // Another request stored one of the caller-chosen ids between our check and this insert.
     if ((err as { code?: string }).code === '23505') throw MatrixError.invalidParam('An event with one of these event IDs already exists');
     throw err;
   }
-  const redactions = events.filter((e) => e.pdu.type === 'm.room.redaction');
-  if (redactions.length) {
-    // Redactions inside history apply to their targets like live ones (targets in the same room only).
-    await tx.query(
-      `UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
-       WHERE event_id = v.target AND room_id = v.room AND redacted_by IS NULL`,
-      [redactions.map((e) => redactsOf(e)), redactions.map((e) => e.eventId), redactions.map((e) => e.pdu.room_id)],
-    );
-  }
+  // Redactions inside history apply to their targets like live ones.
+  await applyRedactions(tx, events);
 }
