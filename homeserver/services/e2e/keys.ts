@@ -1,3 +1,4 @@
+import { readOtkCounts } from './otk-counts-query.js';
 import { canonicalJson } from '../../matrix/canonical-json.js';
 import { omitKeys } from '../../matrix/event-hashes.js';
 import { MatrixError } from '../../matrix/errors.js';
@@ -189,20 +190,7 @@ export class E2eKeys {
 
   /** Unclaimed one-time keys per algorithm (signed_curve25519 always present) and unused fallback key algorithms. */
   async otkCounts(userId: string, deviceId: string): Promise<OtkCounts> {
-    const [counts, fallbacks] = await Promise.all([
-      this.db.query<{ algorithm: string; n: number }>(
-        'SELECT algorithm, count(*) AS n FROM hs_e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm',
-        [userId, deviceId],
-      ),
-      this.db.query<{ algorithm: string }>(
-        'SELECT algorithm FROM hs_e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm',
-        [userId, deviceId],
-      ),
-    ]);
-    // Older clients treat a missing signed_curve25519 count as "unknown" rather than zero.
-    const device_one_time_keys_count: Record<string, number> = { signed_curve25519: 0 };
-    for (const r of counts.rows) device_one_time_keys_count[r.algorithm] = Number(r.n);
-    return { device_one_time_keys_count, device_unused_fallback_key_types: fallbacks.rows.map((r) => r.algorithm) };
+    return (await readOtkCounts(this.db, [[userId, deviceId]]))[0]!;
   }
 
   // --- POST /keys/query -------------------------------------------------------------------------
