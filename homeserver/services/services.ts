@@ -27,7 +27,7 @@ import type { AppserviceDeliveryPort } from './appservices/delivery-port.js';
 import { AppserviceQueries } from './appservices/queries.js';
 
 import { ROOM_EVENTS_TOPIC, SyncNotifier, type RoomEventsWakeUp } from './sync/notifier.js';
-import { OtkCountsLoader } from './sync/otk-counts.js';
+import { OtkCountsCache } from './sync/otk-counts.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
@@ -134,7 +134,8 @@ export function createServices(deps: {
   };
   const e2e = new E2e({ db, pubsub: runtime.pubsub, accounts, serverName, log });
   syncDeps.e2e = e2e.sync;
-  const otkCounts = new OtkCountsLoader(db);
+  const otkCounts = new OtkCountsCache(db);
+  let stopOtkInvalidation: (() => Promise<void>) | undefined;
   syncDeps.otkCounts = (userId, deviceId) => otkCounts.load(userId, deviceId);
   syncStreams.to_device = e2e.sync.toDevice;
   syncStreams.device_lists = e2e.sync.deviceLists;
@@ -186,6 +187,7 @@ export function createServices(deps: {
     appservices,
     ...userDataHooks(userData),
     async start() {
+      stopOtkInvalidation = await e2e.otkChanges.listen((devices) => otkCounts.invalidate(devices));
       await tokens.start();
       await users.start();
       await typing.resumeExpiries(); // notices whose timer died with a previous process still end
@@ -196,6 +198,7 @@ export function createServices(deps: {
       typing.stop();
       await userData.presence.sweeper.stop();
       await notifier.stop();
+      await stopOtkInvalidation?.();
       await committer.drain();
     },
   };

@@ -11,6 +11,7 @@
  *   - `otkCounts(userId, deviceId)`: `device_one_time_keys_count` + `device_unused_fallback_key_types`.
  *   - `ackToDevice(userId, deviceId, upTo)`: delete messages the device synced past.
  */
+import { OtkChangeFeed } from './otk-change-feed.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { PubSub } from '../../runtime/ports.js';
 import type { Db } from '../../storage/db.js';
@@ -38,6 +39,8 @@ export class E2e {
   readonly keys: E2eKeys;
   readonly toDevice: ToDevice;
   readonly backup: KeyBackup;
+  /** Key count changes, for in-memory copies of the counts (sync). */
+  readonly otkChanges: OtkChangeFeed;
   /** Plain functions (no `this` needed) for sync. */
   readonly sync: E2eSync;
 
@@ -45,7 +48,8 @@ export class E2e {
     const { db, pubsub, accounts, serverName } = deps;
     const log = deps.log.child({ component: 'e2e' });
     this.deviceLists = new DeviceLists(db, pubsub, log);
-    this.keys = new E2eKeys(db, this.deviceLists, serverName);
+    this.otkChanges = new OtkChangeFeed(pubsub);
+    this.keys = new E2eKeys(db, this.deviceLists, serverName, this.otkChanges);
     this.toDevice = new ToDevice(db, pubsub, log, serverName);
     this.backup = new KeyBackup(db);
     accounts.onDevicesDeleted((tx, userId, deviceIds) => this.keys.devicesDeleted(tx, userId, deviceIds));

@@ -1,3 +1,4 @@
+import type { OtkChangeFeed } from './otk-change-feed.js';
 import { readOtkCounts } from './otk-counts-query.js';
 import { canonicalJson } from '../../matrix/canonical-json.js';
 import { omitKeys } from '../../matrix/event-hashes.js';
@@ -93,6 +94,7 @@ export class E2eKeys {
     private db: Db,
     private deviceLists: DeviceLists,
     private serverName: string,
+    private otkChanges: OtkChangeFeed,
   ) {}
 
   private isLocal(userId: string): boolean {
@@ -185,6 +187,7 @@ export class E2eKeys {
 
       if (changed) await this.deviceLists.recordChanges(tx, [{ userId }]);
     });
+    if (otks.length || fallbacks.length) this.otkChanges.changed([[userId, deviceId]]);
     return { one_time_key_counts: (await this.otkCounts(userId, deviceId)).device_one_time_keys_count };
   }
 
@@ -306,7 +309,9 @@ export class E2eKeys {
         [missing.map((i) => users[i]), missing.map((i) => devices[i]), missing.map((i) => algorithms[i])],
       );
       for (const r of fallback.rows) put(r);
+      this.otkChanges.changed(fallback.rows.map((r) => [r.user_id, r.device_id]));
     }
+    this.otkChanges.changed(claimed.rows.map((r) => [r.user_id, r.device_id]));
     return { one_time_keys, failures: {} };
   }
 
@@ -527,5 +532,7 @@ export class E2eKeys {
       await tx.query('DELETE FROM hs_e2e_to_device_txns WHERE user_id = $1 AND device_id = ANY($2)', [userId, deviceIds]);
     }
     await this.deviceLists.recordChanges(tx, [{ userId }]);
+    // Their keys went with them: a device id reused by a later login must not inherit cached counts.
+    tx.afterCommit(() => this.otkChanges.changed(deviceIds === 'all' ? [[userId, '*']] : deviceIds.map((d) => [userId, d])));
   }
 }
