@@ -19,10 +19,29 @@ export interface CommittedEvent {
   roomId: string;
   /** For m.room.member events: the user whose membership changed (their syncs must wake too). */
   memberTarget?: string;
+  /** A retried client transaction: `eventId` is the event written the first time (streamOrdering is then 0). */
+  duplicate?: true;
 }
 
-/** 'stale': another process moved the room's head first; the caller rebuilds on fresh state. */
-export type ChainOutcome = { kind: 'committed'; events: CommittedEvent[] } | { kind: 'stale' };
+/**
+ * 'stale': another process moved the room's head first; the caller rebuilds on fresh state.
+ * 'duplicate': some events carry a client transaction id that already has an event (a retried
+ * send); nothing of the chain was written, `existing` maps txnKey() to the first event's id.
+ */
+export type ChainOutcome =
+  { kind: 'committed'; events: CommittedEvent[] } | { kind: 'stale' } | { kind: 'duplicate'; existing: Map<string, string> };
+
+/** Identifies a client transaction: (sender, device, txnId), as hs_event_txns keys it. */
+export const txnKey = (sender: string, deviceId: string, txnId: string) => `${sender}\u0000${deviceId}\u0000${txnId}`;
+
+/** What a batch write reports, by room. */
+interface BatchResult {
+  accepted: Map<string, CommittedEvent[]>;
+  stale: Set<string>;
+  committed: CommittedEvent[];
+  /** Rooms not written because an event's transaction id was already used: txnKey -> existing event id. */
+  duplicates: Map<string, Map<string, string>>;
+}
 
 interface Pending {
   chain: Chain;
@@ -87,18 +106,20 @@ export class EventCommitter {
       const chains = batch.map((p) => p.chain);
       // The common case (messages into existing rooms) is one autocommit statement: one round
       // trip instead of BEGIN, head CAS, stream lock, INSERT, COMMIT.
-      const { accepted, stale, committed } = chains.every(isSimple)
+      const { accepted, stale, committed, duplicates } = chains.every(isSimple)
         ? await writeSimpleBatch(this.db, chains)
         : await this.db.withTransaction((tx) => writeBatch(tx, chains));
       for (const p of batch) {
-        if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
+        const existing = duplicates.get(p.chain.roomId);
+        if (existing) p.resolve({ kind: 'duplicate', existing });
+        else if (stale.has(p.chain.roomId)) p.resolve({ kind: 'stale' });
         else p.resolve({ kind: 'committed', events: accepted.get(p.chain.roomId) ?? [] });
       }
       // The written chains too (their events in the order of `committed`), for in-process caches.
       if (committed.length)
         this.onCommitted(
           committed,
-          batch.map((p) => p.chain).filter((c) => !stale.has(c.roomId)),
+          batch.map((p) => p.chain).filter((c) => !stale.has(c.roomId) && !duplicates.has(c.roomId)),
         );
     } catch (err) {
       for (const p of batch) p.reject(err);
@@ -120,18 +141,26 @@ function isSimple(c: Chain): boolean {
  * `lk`, so no stream position is drawn before the lock is held. A room whose head moved is not
  * in `cas`, so none of its events or txn ids are written and it is reported stale. If no head
  * matched, `lk` has no row and nothing is written.
+ * Client transaction ids are checked in the same statement (`dup`, read before anything is
+ * written): a room with an already-used txn id is left out of `cas` and reported as duplicate, so
+ * a send costs one round trip instead of a lookup and then a write.
  */
-async function writeSimpleBatch(db: Queryable, chains: Chain[]) {
+async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchResult> {
   const sorted = [...chains].sort((a, b) => (a.roomId < b.roomId ? -1 : 1)); // stable lock order
   // Positions follow the batch order (as in writeBatch), so `committed` is in position order.
   const events = chains.flatMap((c) => c.events);
   const withTxn = events.filter((e) => e.draft.txn);
   const silent = new Set(sorted.flatMap((c) => c.silentEventIds ?? []));
-  const { rows } = await db.query<{ event_id: string; stream_ordering: number; room_id: string }>(
-    `WITH cas AS (
+  const { rows } = await db.query<{ event_id: string; stream_ordering: number | null; room_id: string } & Partial<TxnCols>>(
+    `WITH dup AS MATERIALIZED (
+       SELECT y.r, t.event_id, y.us, y.dv, y.ti
+       FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[]) AS y(us, dv, ti, ev, r)
+       JOIN hs_event_txns t ON t.user_id = y.us AND t.device_id = y.dv AND t.txn_id = y.ti),
+     cas AS (
        UPDATE hs_rooms r SET head_event_id = v.new_head, head_depth = v.new_depth
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(room_id, expected, new_head, new_depth)
-       WHERE r.room_id = v.room_id AND r.head_event_id = v.expected RETURNING r.room_id),
+       WHERE r.room_id = v.room_id AND r.head_event_id = v.expected AND NOT EXISTS (SELECT 1 FROM dup WHERE dup.r = v.room_id)
+       RETURNING r.room_id),
      lk AS MATERIALIZED (
        SELECT pg_advisory_xact_lock(hashtext($5)) AS locked, array_agg(room_id) AS rooms FROM cas HAVING count(*) > 0),
      ins AS (
@@ -146,7 +175,9 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]) {
        SELECT y.us, y.dv, y.ti, y.ev, $22::bigint FROM lk, unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
          AS y(us, dv, ti, ev, r)
        WHERE y.r = ANY(lk.rooms) ON CONFLICT DO NOTHING)
-     SELECT event_id, stream_ordering, room_id FROM ins ORDER BY stream_ordering`,
+     SELECT event_id, stream_ordering, room_id, NULL::text AS us, NULL::text AS dv, NULL::text AS ti FROM ins
+     UNION ALL SELECT event_id, NULL::bigint, r, us, dv, ti FROM dup
+     ORDER BY stream_ordering`,
     [
       sorted.map((c) => c.roomId),
       sorted.map((c) => c.expectedHead),
@@ -172,22 +203,58 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]) {
       Date.now(),
     ],
   );
-  const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
-  const written = new Set(rows.map((r) => r.room_id));
-  const stale = new Set(chains.filter((c) => !written.has(c.roomId)).map((c) => c.roomId));
+  const duplicates = duplicatesByRoom(rows.filter((r) => r.us !== null) as TxnRow[]);
+  const inserted = rows.filter((r) => r.us === null);
+  const ordering = new Map(inserted.map((r) => [r.event_id, r.stream_ordering!]));
+  const written = new Set(inserted.map((r) => r.room_id));
+  const stale = new Set(chains.filter((c) => !written.has(c.roomId) && !duplicates.has(c.roomId)).map((c) => c.roomId));
   const accepted = new Map<string, CommittedEvent[]>();
   const committed: CommittedEvent[] = [];
   for (const c of chains) {
-    if (stale.has(c.roomId)) continue;
+    if (stale.has(c.roomId) || duplicates.has(c.roomId)) continue;
     const list = c.events.map((e) => ({ eventId: e.eventId, streamOrdering: ordering.get(e.eventId)!, roomId: c.roomId }));
     accepted.set(c.roomId, list);
     committed.push(...list);
   }
-  return { accepted, stale, committed };
+  return { accepted, stale, committed, duplicates };
 }
 
-async function writeBatch(tx: Tx, chains: Chain[]) {
+/** The transaction (sender, device, txnId) a duplicate row was found for. */
+type TxnCols = { us: string; dv: string; ti: string };
+type TxnRow = { event_id: string; room_id: string } & TxnCols;
+
+function duplicatesByRoom(rows: TxnRow[]): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const r of rows) {
+    const room = out.get(r.room_id) ?? new Map<string, string>();
+    room.set(txnKey(r.us, r.dv, r.ti), r.event_id);
+    out.set(r.room_id, room);
+  }
+  return out;
+}
+
+/** Chains of existing rooms whose events reuse a client transaction id, read inside the batch's transaction. */
+async function findDuplicateTxns(tx: Queryable, chains: Chain[]): Promise<Map<string, Map<string, string>>> {
+  const withTxn = chains.filter((c) => !c.newRoom).flatMap((c) => c.events.filter((e) => e.draft.txn));
+  if (!withTxn.length) return new Map();
+  const { rows } = await tx.query<TxnRow>(
+    `SELECT y.r AS room_id, t.event_id, y.us, y.dv, y.ti
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS y(us, dv, ti, r)
+     JOIN hs_event_txns t ON t.user_id = y.us AND t.device_id = y.dv AND t.txn_id = y.ti`,
+    [
+      withTxn.map((e) => e.pdu.sender),
+      withTxn.map((e) => e.draft.txn!.deviceId),
+      withTxn.map((e) => e.draft.txn!.txnId),
+      withTxn.map((e) => e.pdu.room_id),
+    ],
+  );
+  return duplicatesByRoom(rows);
+}
+
+async function writeBatch(tx: Tx, allChains: Chain[]): Promise<BatchResult> {
   const stale = new Set<string>();
+  const duplicates = await findDuplicateTxns(tx, allChains);
+  const chains = allChains.filter((c) => !duplicates.has(c.roomId));
   const created = chains.filter((c) => c.newRoom);
   if (created.length) {
     const now = Date.now();
@@ -226,7 +293,7 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
 
   const events = chains.filter((c) => !stale.has(c.roomId)).flatMap((c) => c.events);
   const silentIds = new Set(chains.flatMap((c) => c.silentEventIds ?? []));
-  if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [] };
+  if (!events.length) return { accepted: new Map<string, CommittedEvent[]>(), stale, committed: [], duplicates };
   // After the room rows (always locked first, in room order), so the two lock kinds cannot deadlock.
   await lockStream(tx, 'events');
   // Events and their transaction ids in one statement: one round trip less per batch.
@@ -302,7 +369,7 @@ async function writeBatch(tx: Tx, chains: Chain[]) {
     list.push(c);
     accepted.set(c.roomId, list);
   }
-  return { accepted, stale, committed };
+  return { accepted, stale, committed, duplicates };
 }
 
 const last = (c: Chain) => c.events[c.events.length - 1]!;

@@ -72,10 +72,17 @@ export class Messaging {
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     // Registered before the first await, so a concurrent retry joins this request instead of racing it.
-    const promise = (async () => {
-      const existing = await this.ctx.store.eventIdForTxn(requester.userId, requester.deviceId ?? '', txnId);
-      return existing ?? send();
-    })().finally(() => this.inFlight.delete(key));
+    // A retry of a committed transaction is recognised in the commit statement itself (the event
+    // committer reports it as a duplicate with the first event's id): no lookup round trip per send.
+    // Only when the retry is refused before reaching the commit (the sender has left the room since,
+    // say) is the transaction looked up, so a retry still answers with the first event's id.
+    const promise = send()
+      .catch(async (err: unknown) => {
+        const existing = await this.ctx.store.eventIdForTxn(requester.userId, requester.deviceId ?? '', txnId);
+        if (existing === undefined) throw err;
+        return existing;
+      })
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
   }

@@ -2,7 +2,7 @@ import { MatrixError } from '../../matrix/errors.js';
 import type { RoomVersionId } from '../../matrix/room-versions.js';
 import type { Logger } from '../../runtime/logger.js';
 import { buildEvent, type BuiltEvent, type EventDraft, type Signer } from './event-builder.js';
-import type { CommittedEvent, EventCommitter } from './event-committer.js';
+import { txnKey, type CommittedEvent, type EventCommitter } from './event-committer.js';
 import { RoomState } from './room-state.js';
 import type { RoomStateCache } from './room-state-cache.js';
 
@@ -134,6 +134,21 @@ export class RoomInput {
           );
           return false;
         });
+      queue.unshift(...retry);
+      return;
+    }
+    if (outcome.kind === 'duplicate') {
+      // A retried client transaction: its job gets the first event's id and nothing was written.
+      // The room's state is untouched (the overlay is dropped), so the other jobs are simply rebuilt.
+      const retry: Job[] = [];
+      for (const a of accepted) {
+        const existing = a.events.map(
+          (e) => e.draft.txn && outcome.existing.get(txnKey(e.pdu.sender, e.draft.txn.deviceId, e.draft.txn.txnId)),
+        );
+        if (existing.some((id) => id !== undefined))
+          a.job.resolve(a.events.map((e, i) => ({ eventId: existing[i] ?? e.eventId, streamOrdering: 0, roomId, duplicate: true })));
+        else retry.push(a.job);
+      }
       queue.unshift(...retry);
       return;
     }
