@@ -6,18 +6,27 @@
  *
  * Result keys are the `og:*` properties found (first occurrence wins), with fallbacks as in
  * Synapse: `og:title` from `<title>`, `og:description` from `<meta name="description">`, and
- * `og:image` from `twitter:image` or `<link rel="image_src">`. Relative image URLs are resolved
- * against the page's URL.
+ * `og:image` from `twitter:image` or `<link rel="image_src">`, else the page's largest `<img>`
+ * whose declared size is over 10x10 (else its first `<img>`), else its icon (`<link rel="icon">`).
+ * Relative image URLs are resolved against the page's URL.
  */
 export function extractOpenGraph(html: string, pageUrl: URL): Record<string, string> {
   const og: Record<string, string> = {};
   const named: Record<string, string> = {};
   let imageSrc: string | undefined;
+  let icon: string | undefined;
+  const images: { src: string; area: number }[] = [];
 
-  for (const m of html.matchAll(/<(meta|link)\b([^>]*)>/gi)) {
+  for (const m of html.matchAll(/<(meta|link|img)\b([^>]*)>/gi)) {
     const attrs = parseAttributes(m[2]!);
-    if (m[1]!.toLowerCase() === 'link') {
+    const tag = m[1]!.toLowerCase();
+    if (tag === 'img') {
+      if (attrs.src && images.length < 200) images.push({ src: attrs.src, area: declaredArea(attrs) });
+      continue;
+    }
+    if (tag === 'link') {
       if (/(^|\s)image_src(\s|$)/i.test(attrs.rel ?? '') && attrs.href) imageSrc ??= attrs.href;
+      if (/(^|\s)icon(\s|$)/i.test(attrs.rel ?? '') && attrs.href) icon ??= attrs.href;
       continue;
     }
     const content = attrs.content;
@@ -39,13 +48,28 @@ export function extractOpenGraph(html: string, pageUrl: URL): Record<string, str
     if (description) og['og:description'] = clean(description, 500);
     else delete og['og:description'];
   }
-  const image = og['og:image'] || og['og:image:url'] || og['og:image:secure_url'] || named['twitter:image'] || imageSrc;
+  const image =
+    og['og:image'] || og['og:image:url'] || og['og:image:secure_url'] || named['twitter:image'] || imageSrc || bodyImage(images) || icon;
   delete og['og:image'];
   if (image) {
     const resolved = resolveHttpUrl(decodeEntities(image).trim(), pageUrl);
     if (resolved) og['og:image'] = resolved;
   }
   return og;
+}
+
+/** Synapse's choice among a page's `<img>` tags: the largest declared size over 10x10 (first wins ties), else the first one. */
+function bodyImage(images: { src: string; area: number }[]): string | undefined {
+  let best: { src: string; area: number } | undefined;
+  for (const img of images) if (img.area > 0 && (!best || img.area > best.area)) best = img;
+  return (best ?? images[0])?.src;
+}
+
+/** width x height when both are declared as numbers over 10 (tracking pixels and spacers are 1x1), else 0. */
+function declaredArea(attrs: Record<string, string>): number {
+  const w = Number.parseInt(attrs.width ?? '', 10);
+  const h = Number.parseInt(attrs.height ?? '', 10);
+  return w > 10 && h > 10 ? w * h : 0;
 }
 
 /** The charset an HTML document declares in a `<meta charset>` or http-equiv tag, if any. */

@@ -57,6 +57,9 @@ beforeAll(async () => {
         page </title><meta name="description" content="Just a description"></head></html>`);
     if (path === '/latin1')
       return html(Buffer.from('<html><head><title>caf\xe9</title></head></html>', 'latin1'), 'text/html; charset=iso-8859-1');
+    if (path === '/body-image')
+      return html(`<html><head><title>no og</title><link rel="icon" href="/favicon.ico"></head>
+        <body><img src="/pixel.gif" width="1" height="1"><img src="img.png" width="120" height="60"></body></html>`);
     if (path === '/broken-image')
       return html('<html><head><title>t</title><meta property="og:image" content="/missing.png"></head></html>');
     if (path === '/img.png') {
@@ -128,6 +131,13 @@ describe('preview_url', () => {
   it('falls back to <title> and meta description, and honours the charset', async () => {
     expect((await preview(p, alice, `${origin}/plain`)).body).toEqual({ 'og:title': 'Plain page', 'og:description': 'Just a description' });
     expect((await preview(p, alice, `${origin}/latin1`)).body).toEqual({ 'og:title': 'café' });
+  });
+
+  it('without og:image, the largest declared <img> of the page is the preview image (not a tracking pixel)', async () => {
+    const res = await preview(p, alice, `${origin}/body-image`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ 'og:title': 'no og', 'og:image:type': 'image/png', 'og:image:width': 120, 'og:image:height': 60 });
+    expect(res.body['og:image']).toMatch(/^mxc:\/\//);
   });
 
   it('a direct image URL previews as the image itself', async () => {
