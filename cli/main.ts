@@ -4,13 +4,14 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigSchema, type Config } from '../homeserver/config.js';
 import { ConfigError } from '../homeserver/runtime/config-loader.js';
 import { renderExampleConfig } from '../homeserver/runtime/example-config.js';
+import { parseRolesFlag, runsHomeserver } from '../homeserver/roles.js';
 
 // Commands load what they need on demand, so `generate-config` does not pull in the whole platform.
 
 const USAGE = `Usage: causeway <command> [options]
 
 Commands:
-  start                      Run the platform (all roles in one process).
+  start                      Run the platform: every role in one process, or those of --roles.
   migrate                    Apply database migrations and exit.
   create-user <localpart>    Create an account. Options: --password <pw> (or CAUSEWAY_PASSWORD), --admin
   generate-config            Print an example config (or write it with --output <file>).
@@ -21,6 +22,8 @@ Commands:
 Options:
   -c, --config <file>        YAML config file (default: ./causeway.yaml if present). Environment
                              variables CAUSEWAY__SECTION__KEY override single values.
+  --roles <list>             start: the roles this process runs (client_api, appservice_delivery,
+                             bridges), comma-separated; overrides \`roles\` and CAUSEWAY__ROLES.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       password: { type: 'string' },
       admin: { type: 'boolean', default: false },
       output: { type: 'string', short: 'o' },
+      roles: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -41,12 +45,15 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const configFile = values.config ?? (await defaultConfigFile());
-  const config = (): Config => loadConfig(configFile);
+  // --roles goes through the environment overlay, so it is validated (and its errors named) like CAUSEWAY__ROLES.
+  const env = values.roles === undefined ? process.env : { ...process.env, CAUSEWAY__ROLES: JSON.stringify(parseRolesFlag(values.roles)) };
+  const config = (): Config => loadConfig(configFile, env);
 
   switch (command) {
     case 'start': {
-      const { runPlatform } = await import('../homeserver/platform.js');
-      await runPlatform(config());
+      const cfg = config();
+      if (runsHomeserver(cfg)) await (await import('../homeserver/platform.js')).runPlatform(cfg);
+      else await (await import('../homeserver/bridge-worker.js')).runBridgeWorker(cfg);
       return -1; // keep running
     }
     case 'migrate': {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BridgeConfigSchema } from '../bridges/core/config-schema.js';
+import { RolesSchema } from './roles.js';
 
 /**
  * The platform's configuration schema. The TypeScript type is derived from it, the loader
@@ -191,6 +192,23 @@ const Appservices = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+const Metrics = Type.Object(
+  {
+    enabled: Type.Boolean({
+      default: false,
+      description:
+        'Serve Prometheus metrics (process, appservice delivery, every bridge) at GET /metrics on a listener of their own, ' +
+        'as Synapse does: never on the client API port, since metrics are not public.',
+    }),
+    listen_host: Type.String({
+      default: '127.0.0.1',
+      description: 'Address the metrics listener binds to: loopback or an internal network the Prometheus server reaches.',
+    }),
+    listen_port: Type.Integer({ minimum: 0, maximum: 65535, default: 9000, description: 'Port of the metrics listener.' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server_name: Type.String({
@@ -198,6 +216,7 @@ export const ConfigSchema = Type.Object(
       description: 'The Matrix server name: the part after the colon in @user:server_name. Cannot change later.',
     }),
     public_baseurl: Type.String({ default: 'http://127.0.0.1:8008', description: 'URL clients reach the server at (well-known).' }),
+    roles: RolesSchema,
     listen: Listen,
     database: Database,
     runtime: Runtime,
@@ -205,9 +224,12 @@ export const ConfigSchema = Type.Object(
     presence: Presence,
     media: Media,
     appservices: Appservices,
+    metrics: Metrics,
     bridges: Type.Array(BridgeConfigSchema, {
       default: [],
-      description: 'Bridges this process runs (see bridges/core/config-schema.ts for the fields of each entry).',
+      description:
+        'Bridges of this deployment, run by the processes with the bridges role (see bridges/core/config-schema.ts for the ' +
+        'fields of each entry). A bridge in a process of its own uses appservice.mode http.',
     }),
     limits: Type.Object(
       {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Config } from './config-schema.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './runtime/logger.js';
@@ -11,6 +12,10 @@ import { migrateAll, openDatabase } from './storage/open-database.js';
 import { Registry } from '../appservice-api/registry.js';
 import { AppserviceDelivery } from '../appservice-api/delivery/delivery.js';
 import { runBridges } from '../bridges/core/run-bridges.js';
+import { closeOnSignals } from './close-on-signals.js';
+import { runsRole } from './roles.js';
+import { startMetricsListener } from './metrics/metrics-listener.js';
+import { createPlatformMetrics } from './metrics/platform-metrics.js';
 
 export interface Platform {
   app: FastifyInstance;
@@ -20,6 +25,10 @@ export interface Platform {
   db: Db;
   runtime: Runtime;
   log: Logger;
+  /** The process's metrics registry (bridges register on it; served with the delivery's own at GET /metrics). */
+  metrics: MetricsRegistry;
+  /** The metrics listener (`metrics.enabled`), its own port, closed with the platform. */
+  metricsListener?: FastifyInstance;
   /** Stops accepting requests, finishes in-flight writes, then closes the runtime and database. */
   close(): Promise<void>;
 }
@@ -32,9 +41,9 @@ export interface PlatformOptions {
 }
 
 /**
- * The composition root: builds every role of the single-process platform over one database and
- * one runtime. The client API is the only role so far; appservice delivery and the bridges join
- * here as further roles.
+ * The composition root of a homeserver process, over one database and one runtime: the services,
+ * the client API app (listened on by runPlatform when the process has the client_api role) and
+ * appservice delivery (its loops started only with the appservice_delivery role; see roles.ts).
  */
 export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
   const { config } = opts;
@@ -45,6 +54,7 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
     config.runtime.transport === 'redis'
       ? createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix })
       : createRuntime({ transport: 'memory' });
+  const metrics = createPlatformMetrics(config.metrics.enabled);
   const signingKey = await loadOrCreateSigningKey(db);
   const appservices = new Registry({
     db,
@@ -74,29 +84,29 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
     : undefined;
   if (delivery) {
     services.appserviceDelivery = delivery;
-    await delivery.start();
+    // Queries, ping and third-party lookups answer in every process; the delivery loops are the role.
+    if (runsRole(config, 'appservice_delivery')) await delivery.start();
   }
   const app = await buildApp(services);
   let closed = false;
-  return {
+  let metricsListener: FastifyInstance | undefined;
+  const platform: Platform = {
     app,
     delivery,
     services,
     db,
     runtime,
     log,
+    metrics,
     async close() {
       if (closed) return;
       closed = true;
-      // app.close() waits for in-flight requests, but keep-alive connections that go idle after
-      // answering would hold it open until their timeout: close each one as soon as it is idle.
-      const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+      await metricsListener?.close();
       await services.notifier.stop(); // open long-polls answer now rather than at their timeout
-      try {
-        await app.close();
-      } finally {
-        clearInterval(sweeper);
-      }
+      // Returns once in-flight requests are answered: idle and never-used client connections are
+      // closed by the app itself, and requests still running after a grace period are cut
+      // (http/connections.ts).
+      await app.close();
       await services.drain();
       await delivery?.stop();
       await appservices.stop();
@@ -104,23 +114,44 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
       if (!opts.db) await db.close();
     },
   };
+  if (config.metrics.enabled) {
+    const registries = [metrics, ...(delivery ? [delivery.metrics.registry] : [])];
+    const { listen_host: host, listen_port: port } = config.metrics;
+    metricsListener = await startMetricsListener({ host, port, registries }).catch(async (err: unknown) => {
+      await platform.close();
+      throw err;
+    });
+    platform.metricsListener = metricsListener;
+    log.info({ url: `http://${host}:${(metricsListener.server.address() as { port: number }).port}/metrics` }, 'metrics listener started');
+  }
+  return platform;
 }
 
-/** `causeway start`: listen, and shut down gracefully on SIGTERM/SIGINT. */
+/**
+ * `causeway start` for a process with a homeserver role (client_api or appservice_delivery; a
+ * bridges-only process is homeserver/bridge-worker.ts): runs the roles of `config.roles`, and shuts
+ * down gracefully on SIGTERM/SIGINT.
+ */
 export async function runPlatform(config: Config): Promise<Platform> {
   const platform = await createPlatform({ config });
-  await platform.app.listen({ host: config.listen.host, port: config.listen.port });
+  // Without client_api the process serves no clients: it leaves the client port to the processes that do.
+  let homeserverUrl: string | undefined;
+  if (runsRole(config, 'client_api')) {
+    await platform.app.listen({ host: config.listen.host, port: config.listen.port });
+    const localHost = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+    homeserverUrl = `http://${localHost}:${(platform.app.server.address() as { port: number }).port}`;
+  }
   // Bridges talk to the homeserver over its Client-Server API, so they start once it listens and stop first.
-  const localHost = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
-  const port = (platform.app.server.address() as { port: number }).port;
+  const bridges = runsRole(config, 'bridges') ? config.bridges : [];
   const stopBridges = await runBridges({
-    bridges: config.bridges,
+    bridges,
     db: platform.db,
     runtime: platform.runtime,
     log: platform.log,
     serverName: config.server_name,
-    homeserverUrl: `http://${localHost}:${port}`,
+    homeserverUrl,
     registry: platform.services.appservices!,
+    metrics: platform.metrics,
   }).catch(async (err) => {
     await platform.close();
     throw err;
@@ -128,20 +159,9 @@ export async function runPlatform(config: Config): Promise<Platform> {
   const closePlatform = platform.close;
   platform.close = async () => (await stopBridges(), await closePlatform());
   platform.log.info(
-    { url: `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name },
-    'Causeway is listening',
+    { url: homeserverUrl && `http://${config.listen.host}:${config.listen.port}`, server_name: config.server_name, roles: config.roles },
+    homeserverUrl ? 'Causeway is listening' : 'Causeway is running',
   );
-  const stop = (signal: string) => {
-    platform.log.info({ signal }, 'shutting down');
-    platform
-      .close()
-      .then(() => process.exit(0))
-      .catch((err) => {
-        platform.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  closeOnSignals(platform, platform.log);
   return platform;
 }

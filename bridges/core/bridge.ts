@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { ProvisioningDeps } from '../../provisioning/deps.js';
 import { registerInprocAppservice } from '../../appservice-api/transports/inproc.js';
 import type { Logger } from '../../homeserver/runtime/logger.js';
@@ -18,9 +19,11 @@ import { fileRegistrar, loadOrCreateTokens, registrationDocument, type Registrar
 import { TransactionReceiver } from './matrix/transaction-receiver.js';
 import { whoamiVerifier } from './matrix/verify-token.js';
 import { MatrixIntake } from './matrix-intake.js';
+import { BridgeMetrics } from './metrics/bridge-metrics.js';
 import type { NetworkConnector } from './network/network-connector.js';
 import { Outbox, type OutboxOptions } from './outbox/outbox.js';
 import { OutboxStore } from './outbox/outbox-store.js';
+import { OutboxWorkers } from './outbox/outbox-workers.js';
 import type { PortalDeps } from './portal/portal-deps.js';
 import { Portals } from './portal/portals.js';
 import { makeProvisioningDeps } from './provisioning-deps.js';
@@ -46,13 +49,15 @@ export interface BridgeOptions {
   keys: KeyStores;
   /** Hands the registration to the homeserver (e.g. registryRegistrar(platform registry)). */
   registrar: Registrar;
+  /** The process's metrics registry (the platform's): pool and bridge metrics, labelled by bridge_id. Default: none. */
+  metrics?: Registry;
   /** Checks a user's access token for the provisioning API; default: the homeserver's /account/whoami. */
   verifyAccessToken?(token: string): Promise<string | undefined>;
   /** Session pool tuning (tests shorten leases and jitter). */
   pool?: Partial<
     Pick<SessionPoolOptions, 'leaseTtlMs' | 'renewIntervalMs' | 'connectJitterMs' | 'connectConcurrency' | 'balance' | 'metrics'>
   >;
-  outbox?: Partial<Pick<OutboxOptions, 'pollMs' | 'claimMs'>>;
+  outbox?: Partial<Pick<OutboxOptions, 'pollMs' | 'claimMs' | 'queueExpiryMs' | 'pruneIntervalMs'>>;
 }
 
 /**
@@ -68,7 +73,10 @@ export class Bridge {
   outbox!: Outbox;
   pool!: SessionPool;
   provisioning!: ProvisioningDeps;
+  /** Event rates, delivery failures and queue depths (a no-op without a registry); the outbox reports its sends here too. */
+  metrics!: BridgeMetrics;
   private intake!: MatrixIntake;
+  private unwatchQueues?: () => void;
   private stopInbound?: () => Promise<void>;
   private listener?: FastifyInstance;
 
@@ -79,6 +87,8 @@ export class Bridge {
   async start(): Promise<void> {
     const { db, runtime, log, config, connector } = this.o;
     const id = config.id;
+    const registry = this.o.metrics ?? this.o.pool?.metrics;
+    this.metrics = new BridgeMetrics(registry, id);
     await migrate(db, [BRIDGE_MIGRATIONS]);
     const tokens = await loadOrCreateTokens(db, id);
     const ap = config.appservice;
@@ -114,21 +124,31 @@ export class Bridge {
       log,
     };
     this.portalDeps = pd;
-    this.portals = new Portals(pd, { maxQueue: config.queues.max_per_portal, maxCached: config.queues.max_cached_portals });
+    this.portals = new Portals(pd, {
+      maxQueue: config.queues.max_per_portal,
+      maxCached: config.queues.max_cached_portals,
+      metrics: this.metrics,
+    });
     this.outbox = new Outbox({
       store: new OutboxStore(db, id),
+      workers: new OutboxWorkers(db, id),
+      runtime,
       portalDeps: pd,
       portals: this.portals,
       logins: directory,
-      pubsub: runtime.pubsub,
       workerId: this.workerId,
       log,
+      metrics: this.metrics,
       options: {
         maxAttempts: config.outbox.max_attempts,
         baseBackoffMs: config.outbox.base_backoff_ms,
         maxBackoffMs: config.outbox.max_backoff_ms,
         claimMs: this.o.outbox?.claimMs ?? 30_000,
         pollMs: this.o.outbox?.pollMs ?? 2_000,
+        retentionMs: config.outbox.retention_hours * 3_600_000,
+        // Well past the lease TTL: until a dead worker's leases expire, jobs may still be routed to its queue.
+        queueExpiryMs: this.o.outbox?.queueExpiryMs ?? 300_000,
+        ...(this.o.outbox?.pruneIntervalMs ? { pruneIntervalMs: this.o.outbox.pruneIntervalMs } : {}),
       },
     });
     this.pool = new SessionPool({
@@ -147,6 +167,7 @@ export class Bridge {
         client: (loginId) => this.pool.client(loginId),
       }),
       ...this.o.pool,
+      metrics: registry,
     });
     // A connected login: sends that waited for it go out, and messages missed meanwhile come in.
     // Catch-up is queued on the portals first, so the outbox's sends line up behind it (see LoginDirectory.sendable).
@@ -158,7 +179,7 @@ export class Bridge {
         .catch((err) => log.warn({ err, loginId }, 'catch-up failed'))
         .finally(() => {
           directory.setCaughtUp(loginId, true);
-          this.outbox.wake();
+          this.outbox.wake(loginId);
         });
     });
     this.provisioning = makeProvisioningDeps({
@@ -177,6 +198,11 @@ export class Bridge {
       outbox: this.outbox,
       logins: directory,
       pubsub: runtime.pubsub,
+      metrics: this.metrics,
+    });
+    this.unwatchQueues = this.metrics.watchQueues({
+      portalQueued: () => this.portals.queuedCount(),
+      outboxPending: () => this.outbox.pendingCount(),
     });
     await this.intake.start();
     await this.outbox.start();
@@ -236,6 +262,7 @@ export class Bridge {
     await this.pool?.stop();
     await this.portals?.idle();
     await this.intake?.stop();
+    this.unwatchQueues?.();
     this.o.log.info({ bridge: this.id }, 'bridge stopped');
   }
 }

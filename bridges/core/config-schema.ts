@@ -68,6 +68,11 @@ export const BridgeConfigSchema = Type.Object(
         max_attempts: Type.Integer({ minimum: 1, default: 6, description: 'Tries of a Matrix message before it is reported as failed.' }),
         base_backoff_ms: Type.Integer({ minimum: 10, default: 1000, description: 'First retry delay; doubles per attempt.' }),
         max_backoff_ms: Type.Integer({ minimum: 10, default: 60000, description: 'Longest retry delay.' }),
+        retention_hours: Type.Number({
+          exclusiveMinimum: 0,
+          default: 168,
+          description: 'How long sent and failed messages stay in the outbox (a redelivered one is recognised) before they are pruned.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

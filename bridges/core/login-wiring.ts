@@ -49,7 +49,7 @@ export function makeContextFor(deps: {
       userMxid: login.userMxid,
       metadata: login.metadata,
       saveMetadata: (metadata) => portalDeps.userLogins.setMetadata(login.loginId, metadata),
-      emit: (ev) => portals.emit(handle, ev),
+      emit: (ev, onApplied) => portals.emit(handle, ev, onApplied),
       setState: parts.setState,
       keys,
       memory: parts.memory,

@@ -1,5 +1,6 @@
 import type { PubSub } from '../../homeserver/runtime/ports.js';
 import type { LoginDirectory } from './login-directory.js';
+import type { BridgeMetrics } from './metrics/bridge-metrics.js';
 import type { EphemeralEvent, MatrixEvent, TransactionHandler } from './matrix/transaction-receiver.js';
 import type { LoginId, PortalKey } from './network/ids.js';
 import type { Outbox } from './outbox/outbox.js';
@@ -26,7 +27,16 @@ export class MatrixIntake implements TransactionHandler {
   private unsubscribe?: () => Promise<void>;
   private readonly topic: string;
 
-  constructor(private deps: { portalDeps: PortalDeps; portals: Portals; outbox: Outbox; logins: LoginDirectory; pubsub: PubSub }) {
+  constructor(
+    private deps: {
+      portalDeps: PortalDeps;
+      portals: Portals;
+      outbox: Outbox;
+      logins: LoginDirectory;
+      pubsub: PubSub;
+      metrics?: BridgeMetrics;
+    },
+  ) {
     this.topic = `bridge.ephemeral.${deps.portalDeps.bridgeId}`;
   }
 
@@ -50,6 +60,7 @@ export class MatrixIntake implements TransactionHandler {
       if (!row) continue;
       const loginId = await this.loginFor(ev.sender, row);
       if (!loginId) continue; // not logged in to this chat's network account: nothing to send as
+      this.deps.metrics?.matrixEvent(ev.type);
       await this.deps.outbox.enqueue(ev, keyOf(row), loginId);
     }
   }
@@ -87,7 +98,10 @@ export class MatrixIntake implements TransactionHandler {
     const row = await this.deps.portalDeps.portals.getByRoom(roomId);
     if (!row) return;
     const loginId = await this.loginFor(userId, row);
-    if (loginId) await this.deps.pubsub.publish(this.topic, make(loginId, keyOf(row)));
+    if (!loginId) return;
+    const action = make(loginId, keyOf(row));
+    this.deps.metrics?.matrixEvent(action.kind === 'receipt' ? 'm.receipt' : 'm.typing');
+    await this.deps.pubsub.publish(this.topic, action);
   }
 
   /** The sender's login in this portal: the receiver of a per-login portal, else one of the sender's logins taking part. */

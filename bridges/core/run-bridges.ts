@@ -3,6 +3,7 @@ import type { Logger } from '../../homeserver/runtime/logger.js';
 import type { Runtime } from '../../homeserver/runtime/ports.js';
 import type { Db } from '../../homeserver/storage/db.js';
 import Fastify from 'fastify';
+import type { Registry } from 'prom-client';
 import { registerProvisioning } from '../../provisioning/index.js';
 import { Bridge } from './bridge.js';
 import type { BridgeConfig } from './config-schema.js';
@@ -31,13 +32,18 @@ export async function runBridges(opts: {
   runtime: Runtime;
   log: Logger;
   serverName: string;
-  homeserverUrl: string;
+  /** This process's own client API, when it runs one; otherwise each bridge names `appservice.homeserver_url`. */
+  homeserverUrl?: string;
   registry: AppserviceRegistry;
+  /** The platform's metrics registry: every bridge's pool and activity metrics go on it. */
+  metrics?: Registry;
 }): Promise<() => Promise<void>> {
   const stops: (() => Promise<void>)[] = [];
   try {
     for (const config of opts.bridges) {
       const make = connectors.get(config.network);
+      const homeserverUrl = config.appservice.homeserver_url ?? opts.homeserverUrl;
+      if (!homeserverUrl) throw new Error(`bridges[${config.id}].appservice.homeserver_url: required in a process without the client API`);
       if (!make) throw new Error(`bridges[${config.id}].network: no connector '${config.network}' is available in this build`);
       const keys = new CryptoStore({
         db: opts.db,
@@ -54,10 +60,11 @@ export async function runBridges(opts: {
         log: opts.log.child({ bridge: config.id }),
         connector: make(config),
         config,
-        homeserverUrl: config.appservice.homeserver_url ?? opts.homeserverUrl,
+        homeserverUrl,
         serverName: opts.serverName,
         keys,
         registrar: registryRegistrar(opts.registry),
+        metrics: opts.metrics,
       });
       // A wrong master key must stop start-up before any session reads its keys with it.
       await migrate(opts.db, [BRIDGE_MIGRATIONS]);

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import cors from '@fastify/cors';
 import { Ajv } from 'ajv';
 import type { Services } from '../services/services.js';
+import { closeConnectionsOnClose } from './connections.js';
 import { installErrorHandling } from './errors.js';
 import { RateLimiter } from './rate-limiter.js';
 import { registerRoutes } from './routes/index.js';
@@ -45,6 +46,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       done(err, undefined);
     }
   });
+
+  // app.close() returns once the requests in progress are answered, not when clients choose to
+  // drop their idle or never-used connections; past a grace period it cuts what is left.
+  closeConnectionsOnClose(app);
 
   app.addHook('onResponse', async (req, reply) => {
     // Method, route template and status only: URLs can carry access tokens.

@@ -83,4 +83,11 @@ export class BullMqJobQueue<T> implements JobQueue<T> {
     await Promise.all([...this.services].map((s) => s.stop()));
     await this.queue.close();
   }
+
+  async obliterate(): Promise<void> {
+    await Promise.all([...this.services].map((s) => s.stop()));
+    // force: also deletes jobs a worker of a dead process left active (their locks would never be released).
+    await this.queue.obliterate({ force: true });
+    await this.queue.close();
+  }
 }

@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import type { TSchema, Static } from '@sinclair/typebox';
 import YAML from 'yaml';
 
@@ -31,6 +31,18 @@ export function overlayEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   return out;
 }
 
+/**
+ * TypeBox's messages name types ("Expected union value", "Expected array"); an operator needs the
+ * allowed values, and the list syntax when a list came from the environment as a plain string.
+ */
+function readableMessage(e: ValueError): string {
+  if (e.type === ValueErrorType.Array && typeof e.value === 'string')
+    return `must be a list, e.g. [a, b] (also in CAUSEWAY__ variables); got ${JSON.stringify(e.value)}`;
+  const options = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (!options?.length || !options.every((o) => typeof o.const === 'string')) return e.message;
+  return `must be one of ${options.map((o) => `'${String(o.const)}'`).join(', ')}; got ${JSON.stringify(e.value)}`;
+}
+
 /** Validates a raw object against the schema: defaults filled, every error reported by path. */
 export function validateConfig<S extends TSchema>(
   schema: S,
@@ -38,7 +50,7 @@ export function validateConfig<S extends TSchema>(
   crossChecks: (value: Static<S>, add: (path: string, message: string) => void) => void = () => {},
 ): Static<S> {
   const value = Value.Default(schema, structuredClone(raw ?? {}));
-  const problems = [...Value.Errors(schema, value)].map((e) => `${e.path || '/'}: ${e.message}`);
+  const problems = [...Value.Errors(schema, value)].map((e) => `${e.path || '/'}: ${readableMessage(e)}`);
   if (problems.length === 0) crossChecks(value as Static<S>, (path, message) => problems.push(`${path}: ${message}`));
   if (problems.length) throw new ConfigError(problems);
   return value as Static<S>;

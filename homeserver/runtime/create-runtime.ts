@@ -91,6 +91,10 @@ function assemble(
             if (queues.get(name) === wrapper) queues.delete(name);
             await inner.close();
           },
+          obliterate: async () => {
+            if (queues.get(name) === wrapper) queues.delete(name);
+            await inner.obliterate();
+          },
         };
         queues.set(name, (queue = wrapper));
       }

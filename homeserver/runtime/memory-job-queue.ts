@@ -96,6 +96,11 @@ export class MemoryJobQueue<T> implements JobQueue<T> {
     this.pending.clear();
   }
 
+  /** The jobs live in this object only, so closing it (which drops them) is all there is to delete. */
+  async obliterate(): Promise<void> {
+    await this.close();
+  }
+
   private enqueue(job: Job, delayMs: number): void {
     if (delayMs <= 0) {
       this.ready.push(job);

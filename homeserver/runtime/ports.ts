@@ -30,6 +30,12 @@ export interface JobQueue<T> {
   process(handler: (data: T, attempt: number) => Promise<void>, opts?: { concurrency?: number }): Service;
   /** Stops this queue's processors (waiting for running jobs) and releases its resources. */
   close(): Promise<void>;
+  /**
+   * Deletes the queue from the transport (every waiting, delayed and running job, and its bookkeeping), after
+   * stopping this process's processors; then closes it. For queues whose consumer is gone (a dead worker's), so
+   * they do not stay in Redis forever. A later `jobs(name)` gets a fresh, empty queue.
+   */
+  obliterate(): Promise<void>;
 }
 
 export interface PubSub {

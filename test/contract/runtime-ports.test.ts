@@ -86,6 +86,25 @@ for (const { name, options } of transports) {
       expect(rt.jobs('same-name')).not.toBe(queue);
     });
 
+    it('obliterate() deletes waiting and delayed jobs: the next queue of that name starts empty', async () => {
+      const rt = runtime();
+      const name = `obliterated-${Math.random().toString(36).slice(2)}`;
+      const queue = rt.jobs<{ id: string }>(name);
+      await queue.add({ id: 'waiting' });
+      await queue.add({ id: 'delayed' }, { delayMs: 50 });
+      await queue.obliterate();
+      const fresh = rt.jobs<{ id: string }>(name);
+      expect(fresh).not.toBe(queue);
+      const seen: string[] = [];
+      const service = fresh.process(async (job) => void seen.push(job.id));
+      await service.start();
+      await fresh.add({ id: 'after' });
+      await waitUntil(() => seen.includes('after'), 'the job added after obliterate');
+      await sleep(200); // past the delayed job's delay
+      await service.stop();
+      expect(seen).toEqual(['after']);
+    });
+
     it("rejects a queue name containing ':'", () => {
       expect(() => runtime().jobs('bad:name')).toThrow();
     });

@@ -114,9 +114,10 @@ beforeAll(async () => {
 });
 
 /**
- * Teardown is bounded: in about one run in five on a loaded machine a shutdown step has not
- * returned (a known bug, cause not found yet: see docs/ARCHITECTURE.md "Known issues"). The step
- * is named on stderr and left behind, so the hang is visible without hiding the assertions above.
+ * Teardown is bounded, a safety net: a shutdown step that does not return is named on stderr and
+ * left behind, so a hang is visible without hiding the assertions above. The platform's close used
+ * to hang here on a connection the SDK's fetch pool opened and never used (docs/ARCHITECTURE.md
+ * "Known issues"; homeserver/http/connections.ts).
  */
 async function bounded(step: string, work: Promise<unknown> | undefined): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -43,11 +43,14 @@ export async function startFakenetBridge(opts: {
   config?: Record<string, unknown>;
   pool?: BridgeOptions['pool'];
   outbox?: BridgeOptions['outbox'];
+  /** Default: the platform's. A worker of its own (another process of a cluster) passes another runtime on the same transport. */
+  runtime?: BridgeOptions['runtime'];
+  metrics?: BridgeOptions['metrics'];
 }): Promise<TestBridge> {
   const { platform } = opts;
   const bridge = new Bridge({
     db: platform.db,
-    runtime: platform.runtime,
+    runtime: opts.runtime ?? platform.runtime,
     log: platform.log,
     connector: new FakenetConnector(opts.net),
     config: bridgeConfig(opts.config),
@@ -57,6 +60,7 @@ export async function startFakenetBridge(opts: {
     registrar: registryRegistrar(platform.services.appservices!),
     pool: { connectJitterMs: 0, leaseTtlMs: 3_000, ...opts.pool },
     outbox: { pollMs: 200, ...opts.outbox },
+    metrics: opts.metrics,
   });
   await bridge.start();
   const app: FastifyInstance = Fastify({ logger: false });

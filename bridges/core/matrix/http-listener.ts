@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { closeConnectionsOnClose } from '../../../homeserver/http/connections.js';
 import type { TransactionReceiver } from './transaction-receiver.js';
 
 /**
@@ -15,6 +16,8 @@ export function buildAppserviceListener(opts: {
   userExists(userId: string): Promise<boolean>;
 }): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  // The homeserver's fetch pool may hold a connection here it never used: the bridge's stop must not wait on it.
+  closeConnectionsOnClose(app);
   const expected = createHash('sha256').update(opts.hsToken).digest();
   const authorised = (req: FastifyRequest): boolean => {
     const header = req.headers.authorization;

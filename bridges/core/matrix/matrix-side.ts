@@ -2,6 +2,7 @@ import type { Logger } from '../../../homeserver/runtime/logger.js';
 import { botMxid } from '../ids.js';
 import { CsClient } from './cs-client.js';
 import { Intent } from './intent.js';
+import { untilHomeserverReady } from './until-homeserver-ready.js';
 
 /**
  * The bridge's Matrix side as an application service: the bot and the ghosts, all speaking the
@@ -21,7 +22,8 @@ export class MatrixSide {
 
   /** Registers the bot and reads the homeserver's unstable features. */
   async start(): Promise<void> {
-    await this.bot.register();
+    // The first call of a bridge worker may reach a homeserver that is starting or has not loaded the registration yet.
+    await untilHomeserverReady(() => this.bot.register(), this.opts.log);
     const versions = await this.cs.request<{ unstable_features?: Record<string, boolean> }>('GET', '/_matrix/client/versions');
     this.batchSend = versions.unstable_features?.['com.beeper.batch_sending'] === true;
   }

@@ -35,7 +35,7 @@ function sharedFor(registry: Registry): Shared {
     }),
     matrixEvents: new Counter({
       name: 'bridge_matrix_events_total',
-      help: 'Matrix events received from the homeserver for the network, by event type.',
+      help: 'Matrix events from portal rooms accepted for the network (outbox sends, m.receipt, m.typing), by event type.',
       labelNames: ['bridge_id', 'type'],
       registers: [registry],
     }),
@@ -47,21 +47,27 @@ function sharedFor(registry: Registry): Shared {
     }),
     deliveryFailures: new Counter({
       name: 'bridge_delivery_failures_total',
-      help: 'Deliveries that finally failed, by direction and error code.',
+      help: 'Deliveries that finally failed, by direction and error code (Matrix errcode, HTTP_<status>, system or network code).',
       labelNames: ['bridge_id', 'direction', 'code'],
       registers: [registry],
     }),
   };
   new Gauge({
     name: 'bridge_queue_depth',
-    help: "Items waiting in this worker's queues, by queue (portal, outbox).",
+    help: "Items waiting in this worker's queues: portal (tasks not yet started, all portals), outbox (sends queued or running).",
     labelNames: ['bridge_id', 'queue'],
     registers: [registry],
     collect() {
       this.reset();
       for (const [bridgeId, src] of sources) {
-        this.set({ bridge_id: bridgeId, queue: 'portal' }, safe(() => src.portalQueued()));
-        this.set({ bridge_id: bridgeId, queue: 'outbox' }, safe(() => src.outboxPending()));
+        this.set(
+          { bridge_id: bridgeId, queue: 'portal' },
+          safe(() => src.portalQueued()),
+        );
+        this.set(
+          { bridge_id: bridgeId, queue: 'outbox' },
+          safe(() => src.outboxPending()),
+        );
       }
     },
   });

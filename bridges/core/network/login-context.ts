@@ -39,10 +39,17 @@ export interface LoginContext {
   readonly userMxid: string;
   /** Connector-owned metadata stored with the login (see CompletedLogin.metadata). */
   readonly metadata: Record<string, unknown>;
-  /** Persists new metadata (e.g. Telegram update state pts/qts/date/seq). */
+  /** Persists new metadata, replacing it (e.g. Telegram update state pts/qts/date/seq). */
   saveMetadata(metadata: Record<string, unknown>): Promise<void>;
-  /** Queues a remote event on its portal. Never throws; applying it happens asynchronously, in order per portal. */
-  emit(event: RemoteEvent): void;
+  /**
+   * Queues a remote event on its portal. Never throws; applying it happens asynchronously, in order
+   * per portal. `onApplied` is called once the core is done with the event: true when applied (or
+   * found to be a no-op replay), false when applying it failed. A connector advances its durable
+   * position in the network's update log (Telegram pts) only past events applied (see
+   * bridges/README.md, "Recovering what happened offline"). Not called for a typing event the
+   * portal's full queue dropped.
+   */
+  emit(event: RemoteEvent, onApplied?: (applied: boolean) => void): void;
   /** Reports the login's bridge state; the core persists and publishes it. */
   setState(state: BridgeStateUpdate): void;
   keys: LoginKeyStore;

@@ -12,6 +12,17 @@ export interface OutboxRow {
   attempts: number;
 }
 
+/** A row as a sweep sees it: enough to queue a job for it. */
+export interface PendingRow {
+  eventId: string;
+  seq: number;
+  key: PortalKey;
+  loginId: LoginId;
+  attempts: number;
+  /** When the next attempt may run (ms since the epoch). */
+  dueTs: number;
+}
+
 interface Row {
   event_id: string;
   seq: number;
@@ -25,7 +36,7 @@ interface Row {
 
 const fromRow = (r: Row): OutboxRow => ({
   eventId: r.event_id,
-  seq: r.seq,
+  seq: Number(r.seq),
   roomId: r.room_id,
   key: { chatId: r.chat_id as RemoteChatId, ...(r.receiver ? { receiver: r.receiver as LoginId } : {}) },
   loginId: r.login_id as LoginId,
@@ -52,22 +63,57 @@ export class OutboxStore {
   }
 
   /**
-   * Claims due rows of the given logins for `claimMs` (SKIP LOCKED: workers never block each
-   * other, and a claim by a worker that died expires). Oldest first.
+   * Claims one row for `claimMs` if it is pending, due and not claimed by a live claim: one
+   * statement, so of two jobs for the same row (duplicated across queues, or a sweep racing a
+   * route) exactly one gets it. A claim by a worker that died expires.
    */
-  async claim(workerId: string, logins: LoginId[], limit: number, claimMs: number): Promise<OutboxRow[]> {
-    if (!logins.length) return [];
+  async claimOne(eventId: string, workerId: string, claimMs: number): Promise<OutboxRow | undefined> {
     const now = Date.now();
     const { rows } = await this.db.query<Row>(
-      `UPDATE bridge_outbox o SET claimed_by = $2, claimed_until = $3
-       FROM (SELECT event_id FROM bridge_outbox
-             WHERE bridge_id = $1 AND status = 'pending' AND next_attempt_ts <= $4 AND claimed_until < $4 AND login_id = ANY($5)
-             ORDER BY seq LIMIT $6 FOR UPDATE SKIP LOCKED) due
-       WHERE o.bridge_id = $1 AND o.event_id = due.event_id
-       RETURNING o.event_id, o.seq, o.room_id, o.chat_id, o.receiver, o.login_id, o.event, o.attempts`,
-      [this.bridgeId, workerId, now + claimMs, now, logins, limit],
+      `UPDATE bridge_outbox SET claimed_by = $3, claimed_until = $4
+       WHERE bridge_id = $1 AND event_id = $2 AND status = 'pending' AND next_attempt_ts <= $5 AND claimed_until < $5
+       RETURNING event_id, seq, room_id, chat_id, receiver, login_id, event, attempts`,
+      [this.bridgeId, eventId, workerId, now + claimMs, now],
     );
-    return rows.map(fromRow).sort((a, b) => a.seq - b.seq);
+    return rows[0] && fromRow(rows[0]);
+  }
+
+  /**
+   * Pending rows of the given logins that nobody has claimed, oldest first, after `afterSeq`
+   * (paging): what a worker queues for itself when it can send for these logins. Not-yet-due
+   * rows are included with their due time, so the job can be delayed until then.
+   */
+  async unclaimed(logins: LoginId[], afterSeq: number, limit: number): Promise<PendingRow[]> {
+    if (!logins.length) return [];
+    const { rows } = await this.db.query<Omit<Row, 'room_id' | 'event'> & { next_attempt_ts: string }>(
+      `SELECT event_id, seq, chat_id, receiver, login_id, attempts, next_attempt_ts FROM bridge_outbox
+       WHERE bridge_id = $1 AND status = 'pending' AND claimed_until < $2 AND login_id = ANY($3) AND seq > $4
+       ORDER BY seq LIMIT $5`,
+      [this.bridgeId, Date.now(), logins, afterSeq, limit],
+    );
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      seq: Number(r.seq),
+      key: { chatId: r.chat_id as RemoteChatId, ...(r.receiver ? { receiver: r.receiver as LoginId } : {}) },
+      loginId: r.login_id as LoginId,
+      attempts: r.attempts,
+      dueTs: Number(r.next_attempt_ts),
+    }));
+  }
+
+  /**
+   * Deletes up to `limit` sent or failed rows finished before `beforeTs`; returns how many. A
+   * redelivery of a pruned event is then caught by the message mapping (see applyMatrixEvent).
+   */
+  async prune(beforeTs: number, limit: number): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM bridge_outbox o USING (
+         SELECT event_id FROM bridge_outbox WHERE bridge_id = $1 AND status <> 'pending' AND done_ts < $2
+         ORDER BY done_ts LIMIT $3 FOR UPDATE SKIP LOCKED) old
+       WHERE o.bridge_id = $1 AND o.event_id = old.event_id`,
+      [this.bridgeId, beforeTs, limit],
+    );
+    return rowCount ?? 0;
   }
 
   async markSent(eventId: string): Promise<void> {

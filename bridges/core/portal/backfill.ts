@@ -30,8 +30,11 @@ export async function backfillPortal(deps: PortalDeps, portal: Portal, login: Lo
       before = page.messages[page.messages.length - 1]!.id;
     }
     const oldestFirst = collected.slice(0, deps.backfillLimit).reverse();
-    const fresh: RemoteMessage[] = [];
-    for (const m of oldestFirst) if (!(await deps.messages.getFirst(portal.key, m.id))) fresh.push(m);
+    const known = await deps.messages.knownIds(
+      portal.key,
+      oldestFirst.map((m) => m.id),
+    );
+    const fresh = oldestFirst.filter((m) => !known.has(m.id));
     if (!fresh.length) return;
     if (deps.matrix.batchSend) await batch(deps, portal, fresh, login);
     else for (const m of fresh) await bridgeRemoteMessage(deps, portal, m, login);
@@ -83,7 +86,10 @@ const KNOWN_RUN_ENDS_CATCH_UP = 5;
  * Catch-up after a (re)connect: messages the network pushed while this login was disconnected
  * (worker restart, lease takeover, dropped socket) are fetched newest first until a
  * run of already-bridged messages is met, then bridged oldest first like live messages. Bounded by
- * `backfillLimit`; edits, deletes and reactions missed meanwhile are not recovered.
+ * `backfillLimit`. Edits, deletes and reactions missed meanwhile are not in the history: they come
+ * from the connector replaying the network's update log on connect, before it reports CONNECTED
+ * (bridges/README.md, "Recovering what happened offline"), so its messages are bridged before this
+ * runs and found known here.
  */
 export async function catchUpPortal(deps: PortalDeps, portal: Portal, login: LoginHandle): Promise<void> {
   const client = login.client();

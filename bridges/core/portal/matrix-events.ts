@@ -96,6 +96,8 @@ async function redaction(
   if (!client.handleMatrixRedaction) throw new UnsupportedContent('Deleting is not supported on this network');
   const message = await deps.messages.getByEventId(redacts);
   if (message) {
+    // A tombstone: the network deleted it already (its redaction is on the way or done).
+    if (message.deletedTs !== null) return;
     await client.handleMatrixRedaction({ ...base, target: { kind: 'message', id: message.remoteId } });
     await deps.messages.deleteMessage(portal.key, message.remoteId);
     return;

@@ -1,6 +1,6 @@
 import type { LoginId, PortalKey } from '../network/ids.js';
 import type { PortalRecord } from '../storage/portals.js';
-import { SerialQueue } from './serial-queue.js';
+import { SerialQueue, type QueuedTally } from './serial-queue.js';
 
 /**
  * One remote chat and its Matrix room. All work on the portal (remote events, outbox sends,
@@ -20,8 +20,9 @@ export class Portal {
     readonly key: PortalKey,
     maxQueue: number,
     onError: (err: unknown) => void,
+    tally?: QueuedTally,
   ) {
-    this.queue = new SerialQueue(maxQueue, onError);
+    this.queue = new SerialQueue(maxQueue, onError, tally);
   }
 
   get record(): PortalRecord {

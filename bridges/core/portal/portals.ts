@@ -1,10 +1,13 @@
 import type { LoginHandle } from '../login-directory.js';
 import { portalKeyString } from '../ids.js';
+import { BridgeMetrics } from '../metrics/bridge-metrics.js';
+import { failureCode } from '../metrics/failure-code.js';
 import type { PortalKey } from '../network/ids.js';
 import type { RemoteEvent } from '../network/remote-event.js';
 import { Portal } from './portal.js';
 import type { PortalDeps } from './portal-deps.js';
 import { applyRemoteEvent } from './remote-events.js';
+import { QueuedTally } from './serial-queue.js';
 
 /** Rough bytes a queued remote event holds (text dominates; media is a stream opened later). */
 function eventBytes(ev: RemoteEvent): number {
@@ -20,11 +23,15 @@ function eventBytes(ev: RemoteEvent): number {
  */
 export class Portals {
   private live = new Map<string, Portal>();
+  private readonly queued = new QueuedTally();
+  private readonly metrics: BridgeMetrics;
 
   constructor(
     private deps: PortalDeps,
-    private opts: { maxQueue: number; maxCached: number },
-  ) {}
+    private opts: { maxQueue: number; maxCached: number; metrics?: BridgeMetrics },
+  ) {
+    this.metrics = opts.metrics ?? new BridgeMetrics(undefined, deps.bridgeId);
+  }
 
   portalFor(key: PortalKey): Portal {
     const k = portalKeyString(key);
@@ -35,7 +42,12 @@ export class Portals {
       this.live.set(k, portal);
       return portal;
     }
-    const p = new Portal(key, this.opts.maxQueue, (err) => this.deps.log.warn({ err, chat: key.chatId }, 'portal task failed'));
+    const p = new Portal(
+      key,
+      this.opts.maxQueue,
+      (err) => this.deps.log.warn({ err, chat: key.chatId }, 'portal task failed'),
+      this.queued,
+    );
     p.queue.push({
       bytes: 64,
       run: async () => {
@@ -47,8 +59,8 @@ export class Portals {
     return p;
   }
 
-  /** Queues a remote event on its portal (LoginContext.emit). Never throws. */
-  emit(login: LoginHandle, ev: RemoteEvent): void {
+  /** Queues a remote event on its portal (LoginContext.emit, which documents `onApplied`). Never throws. */
+  emit(login: LoginHandle, ev: RemoteEvent, onApplied?: (applied: boolean) => void): void {
     const portal = this.portalFor(ev.portal);
     if (!portal.meters.has(login.loginId)) {
       portal.meters.set(
@@ -56,12 +68,28 @@ export class Portals {
         login.memory.register(`portal:${portalKeyString(ev.portal)}`, () => portal.bytes()),
       );
     }
+    this.metrics.remoteEvent(ev.type);
     portal.queue.push({
       bytes: eventBytes(ev),
       droppable: ev.type === 'typing',
       label: `remote ${ev.type}`,
-      run: () => applyRemoteEvent(this.deps, portal, ev, login),
+      // The core never retries a remote event that failed to apply (the queue logs it and moves on;
+      // only the connector may fetch it again later), so this is the core's final failure.
+      run: () =>
+        applyRemoteEvent(this.deps, portal, ev, login).then(
+          () => onApplied?.(true),
+          (err: unknown) => {
+            this.metrics.deliveryFailure('to_matrix', failureCode(err));
+            onApplied?.(false);
+            throw err;
+          },
+        ),
     });
+  }
+
+  /** Tasks waiting on every portal queue of this worker (metrics; the running tasks are not counted). */
+  queuedCount(): number {
+    return this.queued.count;
   }
 
   /** Portals with work waiting or running: chat, waiting tasks, the running task and since when (diagnostics). */

@@ -29,7 +29,8 @@ export async function applyRemoteEvent(deps: PortalDeps, portal: Portal, ev: Rem
 
     case 'edit': {
       const target = await deps.messages.getFirst(portal.key, ev.targetId);
-      if (!target) return;
+      // Not newer than the last edit applied: a replay (the network's update log, a shared portal's second login).
+      if (!target || ev.timestamp <= target.lastEditTs) return;
       await deps.ghosts.ensure(ev.sender.userId, login.client());
       const [part] = await toMatrix(ev.content, {
         mention: mentionResolver(deps, login),
@@ -46,25 +47,28 @@ export async function applyRemoteEvent(deps: PortalDeps, portal: Portal, ev: Rem
           txnIdFor('edit', ev.targetId, ev.timestamp),
           ev.timestamp,
         );
-      await deps.messages.incrementEdits(portal.key, ev.targetId);
+      await deps.messages.recordRemoteEdit(portal.key, ev.targetId, ev.timestamp);
       return;
     }
 
     case 'delete': {
+      // Parts of a message not yet deleted: a replayed delete finds none and does nothing.
       const parts = await deps.messages.getParts(portal.key, ev.targetId);
       for (const part of parts) {
         // The author's ghost redacts its own message; someone else's needs the bot's power.
         const by = part.senderMxid === sender ? deps.matrix.intent(sender) : deps.matrix.bot;
         await by.redact(roomId, part.eventId, txnIdFor('redact', part.eventId));
       }
-      await deps.messages.deleteMessage(portal.key, ev.targetId);
+      if (parts.length) await deps.messages.deleteMessage(portal.key, ev.targetId, ev.timestamp);
       return;
     }
 
     case 'reaction': {
       const target = await deps.messages.getFirst(portal.key, ev.targetId);
       if (!target) return;
-      if (await deps.reactions.get(portal.key, ev.targetId, ev.sender.userId, ev.key)) return;
+      // Shown already, or removed after this reaction was made (a replay of the older one): nothing to do.
+      const known = await deps.reactions.getWithTombstone(portal.key, ev.targetId, ev.sender.userId, ev.key);
+      if (known && (known.removedTs === null || known.removedTs >= ev.timestamp)) return;
       await deps.ghosts.ensure(ev.sender.userId, login.client());
       await ensureJoined(deps, portal, sender);
       const eventId = await deps.matrix
@@ -89,9 +93,10 @@ export async function applyRemoteEvent(deps: PortalDeps, portal: Portal, ev: Rem
 
     case 'reaction_remove': {
       const r = await deps.reactions.get(portal.key, ev.targetId, ev.sender.userId, ev.key);
-      if (!r) return;
+      // A removal older than the reaction shown now is a replay: that reaction came back later.
+      if (!r || r.timestamp > ev.timestamp) return;
       await deps.matrix.intent(sender).redact(roomId, r.eventId, txnIdFor('unreact', r.eventId));
-      await deps.reactions.delete(portal.key, r);
+      await deps.reactions.markRemoved(portal.key, r, ev.timestamp);
       return;
     }
 

@@ -44,12 +44,13 @@ export async function convertRemoteMessage(
 
 /**
  * Remote message -> Matrix, once: a remote id already mapped is ignored (network echoes of our own
- * sends, redelivery after a reconnect, messages backfill already brought), and each part is sent
+ * sends, redelivery after a reconnect, messages backfill already brought, a replay of a message
+ * deleted since: its tombstone counts), and each part is sent
  * with a transaction id derived from the remote id, so a crash between sending and storing the
  * mapping cannot make a second copy.
  */
 export async function bridgeRemoteMessage(deps: PortalDeps, portal: Portal, msg: RemoteMessage, login: LoginHandle): Promise<void> {
-  if (await deps.messages.getFirst(portal.key, msg.id)) return;
+  if (await deps.messages.isKnown(portal.key, msg.id)) return;
   const parts = await convertRemoteMessage(deps, portal, msg, login);
   const sender = senderMxid(deps, msg.sender);
   await ensureJoined(deps, portal, sender);

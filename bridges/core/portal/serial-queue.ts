@@ -19,6 +19,14 @@ export interface QueueTask {
   label?: string;
 }
 
+/**
+ * Tasks waiting across many queues (a worker's portals), kept up to date by the queues as they
+ * change, so a metrics scrape reads one number instead of walking 20,000 portals.
+ */
+export class QueuedTally {
+  count = 0;
+}
+
 export class SerialQueue {
   private items: QueueTask[] = [];
   private held = 0;
@@ -32,6 +40,7 @@ export class SerialQueue {
   constructor(
     private maxItems: number,
     private onError: (err: unknown) => void,
+    private tally = new QueuedTally(),
   ) {}
 
   push(task: QueueTask): void {
@@ -40,6 +49,7 @@ export class SerialQueue {
       if (i >= 0) {
         this.held -= this.items[i]!.bytes;
         this.items.splice(i, 1);
+        this.tally.count--;
         this.dropped++;
       } else if (task.droppable) {
         this.dropped++;
@@ -47,6 +57,7 @@ export class SerialQueue {
       } else this.overflows++;
     }
     this.items.push(task);
+    this.tally.count++;
     this.held += task.bytes;
     if (!this.running) void this.drain();
   }
@@ -81,6 +92,7 @@ export class SerialQueue {
     this.running = true;
     while (this.items.length) {
       const task = this.items.shift()!;
+      this.tally.count--;
       this.held -= task.bytes;
       this.runningTask = { label: task.label ?? 'task', since: Date.now() };
       try {

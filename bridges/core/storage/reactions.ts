@@ -11,6 +11,14 @@ export interface ReactionRecord {
   timestamp: number;
 }
 
+/**
+ * A row as stored: `removedTs` is set when the network removed the reaction. The row then stays
+ * (a tombstone) so a replayed, older copy of the reaction is recognised and not shown again.
+ */
+export interface StoredReaction extends ReactionRecord {
+  removedTs: number | null;
+}
+
 interface Row {
   message_remote_id: string;
   sender_remote_id: string;
@@ -18,17 +26,21 @@ interface Row {
   reaction_remote_id: string | null;
   event_id: string;
   timestamp: number;
+  removed_ts: number | null;
 }
 
-const COLUMNS = 'message_remote_id, sender_remote_id, key, reaction_remote_id, event_id, timestamp';
+const COLUMNS = 'message_remote_id, sender_remote_id, key, reaction_remote_id, event_id, timestamp, removed_ts';
+/** Reactions currently shown (not tombstones). */
+const LIVE = 'removed_ts IS NULL';
 
-const fromRow = (r: Row): ReactionRecord => ({
+const fromRow = (r: Row): StoredReaction => ({
   messageRemoteId: r.message_remote_id as RemoteMessageId,
   senderRemoteId: r.sender_remote_id as RemoteUserId,
   key: r.key,
   reactionRemoteId: r.reaction_remote_id as RemoteReactionId | null,
   eventId: r.event_id,
   timestamp: r.timestamp,
+  removedTs: r.removed_ts,
 });
 
 /** The `bridge_reactions` table, scoped by bridge id. */
@@ -38,13 +50,26 @@ export class ReactionStore {
     readonly bridgeId: string,
   ) {}
 
+  /** The reaction shown now, if any. */
   async get(
     key: PortalKey,
     messageRemoteId: RemoteMessageId,
     senderRemoteId: RemoteUserId,
     emoji: string,
     q: Queryable = this.db,
-  ): Promise<ReactionRecord | undefined> {
+  ): Promise<StoredReaction | undefined> {
+    const r = await this.getWithTombstone(key, messageRemoteId, senderRemoteId, emoji, q);
+    return r && r.removedTs === null ? r : undefined;
+  }
+
+  /** The row whether shown or removed (remote replays compare against the removal time). */
+  async getWithTombstone(
+    key: PortalKey,
+    messageRemoteId: RemoteMessageId,
+    senderRemoteId: RemoteUserId,
+    emoji: string,
+    q: Queryable = this.db,
+  ): Promise<StoredReaction | undefined> {
     const { rows } = await q.query<Row>(
       `SELECT ${COLUMNS} FROM bridge_reactions WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
          AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
@@ -53,20 +78,24 @@ export class ReactionStore {
     return rows[0] && fromRow(rows[0]);
   }
 
-  async getByEventId(eventId: string, q: Queryable = this.db): Promise<ReactionRecord | undefined> {
-    const { rows } = await q.query<Row>(`SELECT ${COLUMNS} FROM bridge_reactions WHERE bridge_id = $1 AND event_id = $2`, [
+  async getByEventId(eventId: string, q: Queryable = this.db): Promise<StoredReaction | undefined> {
+    const { rows } = await q.query<Row>(`SELECT ${COLUMNS} FROM bridge_reactions WHERE bridge_id = $1 AND event_id = $2 AND ${LIVE}`, [
       this.bridgeId,
       eventId,
     ]);
     return rows[0] && fromRow(rows[0]);
   }
 
-  /** False when this (message, sender, key) was already mapped. */
+  /** False when this (message, sender, key) is already shown; a tombstone is replaced. */
   async insert(key: PortalKey, r: ReactionRecord, q: Queryable = this.db): Promise<boolean> {
     const { rowCount } = await q.query(
       `INSERT INTO bridge_reactions (bridge_id, chat_id, receiver, message_remote_id, sender_remote_id, key, reaction_remote_id,
          event_id, timestamp)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (bridge_id, chat_id, receiver, message_remote_id, sender_remote_id, key) DO UPDATE
+         SET reaction_remote_id = EXCLUDED.reaction_remote_id, event_id = EXCLUDED.event_id, timestamp = EXCLUDED.timestamp,
+             removed_ts = NULL
+         WHERE bridge_reactions.removed_ts IS NOT NULL`,
       [
         this.bridgeId,
         key.chatId,
@@ -82,11 +111,26 @@ export class ReactionStore {
     return (rowCount ?? 0) > 0;
   }
 
+  /** Forgets the reaction (removed from Matrix: the network's copy is gone too, nothing to replay). */
   async delete(key: PortalKey, r: Pick<ReactionRecord, 'messageRemoteId' | 'senderRemoteId' | 'key'>, q: Queryable = this.db) {
     await q.query(
       `DELETE FROM bridge_reactions WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
          AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
       [this.bridgeId, key.chatId, key.receiver ?? '', r.messageRemoteId, r.senderRemoteId, r.key],
+    );
+  }
+
+  /** The network removed the reaction at `removedTs`: the row becomes a tombstone. */
+  async markRemoved(
+    key: PortalKey,
+    r: Pick<ReactionRecord, 'messageRemoteId' | 'senderRemoteId' | 'key'>,
+    removedTs: number,
+    q: Queryable = this.db,
+  ): Promise<void> {
+    await q.query(
+      `UPDATE bridge_reactions SET removed_ts = $7 WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
+         AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
+      [this.bridgeId, key.chatId, key.receiver ?? '', r.messageRemoteId, r.senderRemoteId, r.key, removedTs],
     );
   }
 

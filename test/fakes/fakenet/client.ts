@@ -7,6 +7,11 @@
  * ctx.setState and never throws for network trouble; pushes become RemoteEvents via ctx.emit in
  * network order. It keeps no caches, so it registers nothing with ctx.memory: an idle client is
  * this object plus its connection.
+ *
+ * Nothing that happens while it is offline is lost: on every connect it asks the network for the
+ * difference since the last pts it processed (metadata `pts`, saved once the core applied the
+ * updates, see update-cursor.ts) and emits it before the live pushes and before reporting
+ * CONNECTED (update-stream.ts), as bridges/README.md asks of every connector.
  */
 import type { ChatInfo, ResolvedIdentifier, UserInfo } from '../../../bridges/core/network/chat-info.js';
 import type { PortalKey, RemoteChatId, RemoteMessageId, RemoteUserId } from '../../../bridges/core/network/ids.js';
@@ -29,9 +34,14 @@ import type { FakeConnection, ConnectionSignal } from './fake-connection.js';
 import type { FakeNetwork } from './fake-network.js';
 import { makeChatId, makeMessageId, makeUserId, parseChatId, parseLoginId, parseMessageId, parseUserId } from './ids.js';
 import type { CloseReason, FakeMessage, FakeUser, NetEvent } from './types.js';
+import { UpdateCursor } from './update-cursor.js';
+import { UpdateStream } from './update-stream.js';
 
 /** The key under LOGIN_SECRETS_NAMESPACE holding the session token (UTF-8). */
 export const SESSION_SECRET = 'session';
+
+/** The login metadata key holding the last pts processed (see UpdateCursor). */
+export const PTS_METADATA = 'pts';
 
 export class FakenetClient implements NetworkClient {
   private conn: FakeConnection | undefined;
@@ -39,12 +49,19 @@ export class FakenetClient implements NetworkClient {
   private attempt = 0;
   private connecting: Promise<void> = Promise.resolve();
   private readonly userId: string;
+  private readonly cursor: UpdateCursor;
 
   constructor(
     private readonly net: FakeNetwork,
     private readonly ctx: LoginContext,
   ) {
     this.userId = parseLoginId(ctx.loginId);
+    const saved = ctx.metadata[PTS_METADATA];
+    this.cursor = new UpdateCursor(
+      typeof saved === 'number' ? saved : undefined,
+      (pts) => ctx.saveMetadata({ ...ctx.metadata, [PTS_METADATA]: pts }),
+      ctx.signal,
+    );
     // Lease lost or pool stopping: drop the connection at once (no state: the core knows why).
     ctx.signal.addEventListener('abort', () => void this.disconnect(), { once: true });
   }
@@ -172,8 +189,9 @@ export class FakenetClient implements NetworkClient {
       return this.ctx.setState({ stateEvent: 'UNKNOWN_ERROR', error: 'fakenet-keystore', message: 'Could not read the session' });
     }
     let conn: FakeConnection | undefined;
+    const stream = new UpdateStream(this.cursor, (e, done) => this.onUpdate(e, done));
     try {
-      conn = await this.net.connect(token, (s: ConnectionSignal) => this.onSignal(conn, s));
+      conn = await this.net.connect(token, (s: ConnectionSignal) => (s.type === 'closed' ? this.onClosed(conn, s.reason) : stream.push(s)));
     } catch (err) {
       if (!stale()) this.reportConnectFailure(err);
       return;
@@ -181,6 +199,16 @@ export class FakenetClient implements NetworkClient {
     if (stale()) return conn.close();
     this.conn = conn;
     this.loggedIn = true;
+    // What happened while offline is emitted before CONNECTED, so it is queued ahead of the core's
+    // history catch-up (which then finds those messages known) and of the outbox's waiting sends.
+    try {
+      if (!(await stream.catchUp(conn, stale))) return conn.close();
+    } catch (err) {
+      // The connection went away mid-way (already reported by onClosed) or the network refused.
+      if (stale() || conn !== this.conn) return;
+      this.closeConn();
+      return this.ctx.setState({ stateEvent: 'TRANSIENT_DISCONNECT', error: 'fakenet-sync-failed', message: String(err) });
+    }
     this.ctx.setState({ stateEvent: 'CONNECTED', info: { remote_id: this.userId } });
   }
 
@@ -226,10 +254,11 @@ export class FakenetClient implements NetworkClient {
     else this.ctx.setState({ stateEvent: 'UNKNOWN_ERROR', error: 'fakenet-connect-error', message: 'Unexpected error while connecting' });
   }
 
-  private onSignal(conn: FakeConnection | undefined, s: ConnectionSignal): void {
-    if (s.type === 'closed') return this.onClosed(conn, s.reason);
-    const ev = this.toRemoteEvent(s);
-    if (ev) this.ctx.emit(ev);
+  /** An update for the core; `done` (logged updates only) learns whether the core applied it. */
+  private onUpdate(e: NetEvent, done?: (applied: boolean) => void): void {
+    const ev = this.toRemoteEvent(e);
+    if (ev) this.ctx.emit(ev, done);
+    else done?.(true);
   }
 
   private onClosed(conn: FakeConnection | undefined, reason: CloseReason): void {

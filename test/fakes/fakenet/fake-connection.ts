@@ -3,9 +3,9 @@ import type { Deliverable } from './delivery-queue.js';
 import { FakeNetworkError } from './errors.js';
 import type { FakeNetwork } from './fake-network.js';
 import type { Session } from './session-registry.js';
-import type { CloseReason, FakeChat, FakeMessage, FakeSendContent, FakeUser, NetEvent } from './types.js';
+import type { CloseReason, Difference, FakeChat, FakeMessage, FakeSendContent, FakeUser, OwnUpdate, PushedEvent } from './types.js';
 
-export type ConnectionSignal = NetEvent | { type: 'closed'; reason: CloseReason };
+export type ConnectionSignal = PushedEvent | OwnUpdate | { type: 'closed'; reason: CloseReason };
 export type ConnectionListener = (signal: ConnectionSignal) => void;
 
 /**
@@ -14,7 +14,7 @@ export type ConnectionListener = (signal: ConnectionSignal) => void;
  * retryable `not_connected`). Deliberately tiny: an idle connection holds its session, the network
  * and the client's listener, nothing else (5,000 of them must cost the benchmark next to nothing).
  */
-export class FakeConnection implements Deliverable<NetEvent> {
+export class FakeConnection implements Deliverable<PushedEvent | OwnUpdate> {
   private closed = false;
 
   constructor(
@@ -32,7 +32,7 @@ export class FakeConnection implements Deliverable<NetEvent> {
   }
 
   /** Called by the delivery queue. */
-  deliver(event: NetEvent): void {
+  deliver(event: PushedEvent | OwnUpdate): void {
     this.listener(event);
   }
 
@@ -84,6 +84,20 @@ export class FakeConnection implements Deliverable<NetEvent> {
 
   async typing(chatId: string, timeoutMs: number): Promise<void> {
     this.net.doTyping(this, this.check(), chatId, timeoutMs);
+  }
+
+  /** The account's current pts (Telegram updates.getState): where a client without a stored pts starts. */
+  async getState(): Promise<{ pts: number }> {
+    return { pts: this.net.updates.state(this.check()) };
+  }
+
+  /**
+   * What the account's log holds after `pts`, oldest first, at most `limit` updates per call
+   * (Telegram updates.getDifference). Pushes keep arriving meanwhile: a client drops those it got
+   * here already (pts not above the difference's).
+   */
+  async getDifference(pts: number, limit = 100): Promise<Difference> {
+    return this.net.updates.difference(this.check(), pts, limit);
   }
 
   /** Newest first, strictly older than `before` (a message id) when given; deleted ones skipped. */

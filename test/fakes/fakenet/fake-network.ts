@@ -16,7 +16,13 @@
  * opens a FakeConnection. Connecting a session again kicks the older connection ('replaced', as
  * WhatsApp StreamReplaced / Telegram AUTH_KEY_DUPLICATED); kicks() counts those. revokeSession,
  * failNextConnect, failNextSend and dropConnections inject failures. Pushes are delivered on a
- * later turn of the event loop, in network order; a connection does not get its own actions back.
+ * later turn of the event loop, in network order; a connection does not get its own actions back
+ * (only an `own_update` marker with their pts).
+ *
+ * Update log (update-log.ts): every event but typing is also appended to the log of each account
+ * it reaches, numbered per account (pts). A connection's pushes carry their pts; a client that
+ * stored the last pts it processed asks FakeConnection.getDifference(pts) on connect for what it
+ * missed while offline (Telegram updates.getDifference, WhatsApp offline notifications).
  */
 import { Readable } from 'node:stream';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -24,7 +30,18 @@ import { FakeNetworkError } from './errors.js';
 import { FakeConnection, type ConnectionListener } from './fake-connection.js';
 import { LoginDesk } from './login-desk.js';
 import { SessionRegistry } from './session-registry.js';
-import type { FakeChat, FakeContent, FakeMessage, FakeSendContent, FakeUser, NetEvent, SendFailure } from './types.js';
+import type {
+  FakeChat,
+  FakeContent,
+  FakeMessage,
+  FakeSendContent,
+  FakeUser,
+  NetEvent,
+  OwnUpdate,
+  PushedEvent,
+  SendFailure,
+} from './types.js';
+import { UpdateLog } from './update-log.js';
 
 type Origin = FakeConnection | undefined;
 
@@ -36,12 +53,16 @@ export class FakeNetwork {
   private sessions = new SessionRegistry();
   private mediaStore = new Map<string, { bytes: Uint8Array; mimeType: string }>();
   private sendFailures = new Map<string, SendFailure[]>();
-  private pushes = new DeliveryQueue<NetEvent>();
+  private pushes = new DeliveryQueue<PushedEvent | OwnUpdate>();
+  /** Per-account update logs: FakeConnection.getState / getDifference serve them; tests read `updates.state(userId)`. */
+  readonly updates: UpdateLog;
   private counter = 0;
   private lastTs = 0;
   readonly desk: LoginDesk;
 
-  constructor(private readonly opts: { clock?: () => number } = {}) {
+  /** `updateLogCapacity`: updates each account's log keeps at least (default 10,000); older pts get `too_long`. */
+  constructor(private readonly opts: { clock?: () => number; updateLogCapacity?: number } = {}) {
+    this.updates = new UpdateLog(opts.updateLogCapacity ?? 10_000);
     this.desk = new LoginDesk(
       (phone) => this.userByPhone(phone)?.id ?? this.addUser({ name: phone, phone }).id,
       (userId) => this.createSession(userId),
@@ -171,11 +192,9 @@ export class FakeNetwork {
     const chat = this.chatFor(byUserId, chatId);
     if (chat.kind === 'dm') throw new FakeNetworkError('forbidden', 'a DM has exactly two members', false);
     if (!chat.members.has(userId)) return;
-    const event: NetEvent = { type: 'members', chatId, senderId: byUserId, ts: this.now(), changes: [{ userId, membership: 'leave' }] };
     // The removed member hears of it too, so its client can leave the portal.
-    const targets = this.targets(undefined, chat.members.keys());
+    this.push(undefined, chat, { type: 'members', chatId, senderId: byUserId, ts: this.now(), changes: [{ userId, membership: 'leave' }] });
     chat.members.delete(userId);
-    this.pushes.push(targets, event);
   }
 
   deleteChat(byUserId: string, chatId: string): void {
@@ -275,9 +294,10 @@ export class FakeNetwork {
 
   // ---- sessions and connections ------------------------------------------------------------
 
-  createSession(userId: string): string {
+  /** A new session token; `token` re-creates a known one (a network that outlives the bridge process holding it, in tests). */
+  createSession(userId: string, token?: string): string {
     this.user(userId);
-    return this.sessions.create(userId);
+    return this.sessions.create(userId, token);
   }
 
   /** Live (not revoked) session tokens of a user. */
@@ -353,7 +373,7 @@ export class FakeNetwork {
    * connections), so a benchmark can subtract the fake's share from the heap it measures.
    */
   approxBytes(): number {
-    let n = this.sessions.approxBytes();
+    let n = this.sessions.approxBytes() + this.updates.approxBytes();
     for (const u of this.users.values()) n += 200 + 2 * (u.name.length + u.phone.length) + (u.avatar?.bytes.byteLength ?? 0);
     for (const c of this.chats.values()) {
       n += 400 + 60 * (c.members.size + c.receipts.size + c.typing.size) + 120 * c.idempotency.size;
@@ -513,13 +533,21 @@ export class FakeNetwork {
     return this.lastTs;
   }
 
+  /**
+   * Sends an event to the chat's members (as they are now). Typing is only pushed; anything else
+   * goes into each member's update log first and is pushed with its pts. The connection that acted
+   * gets an own_update marker instead of its own event (it knows already, but its pts moved).
+   */
   private push(origin: Origin, chat: FakeChat, event: NetEvent): void {
-    this.pushes.push(this.targets(origin, chat.members.keys()), event);
-  }
-
-  /** Every open connection of the given users except the one that acted (it knows already). */
-  private targets(origin: Origin, userIds: Iterable<string>): FakeConnection[] {
-    return this.sessions.openConnections(userIds, origin);
+    if (event.type === 'typing') return this.pushes.push(this.sessions.openConnections(chat.members.keys(), origin), event);
+    for (const userId of chat.members.keys()) {
+      const pts = this.updates.append(userId, event);
+      const conns = this.sessions.openConnections([userId]);
+      if (!conns.length) continue;
+      const others = conns.filter((c) => c !== origin);
+      if (others.length) this.pushes.push(others, { ...event, pts });
+      if (others.length < conns.length) this.pushes.push([origin!], { type: 'own_update', pts });
+    }
   }
 }
 

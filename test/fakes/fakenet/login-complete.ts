@@ -2,7 +2,7 @@ import type { LoginStep } from '../../../bridges/core/network/login-process.js';
 import type { FakeNetwork } from './fake-network.js';
 import { makeLoginId } from './ids.js';
 import type { SignedIn } from './login-desk.js';
-import { SESSION_SECRET } from './client.js';
+import { PTS_METADATA, SESSION_SECRET } from './client.js';
 
 /** The `complete` step both flows end with: the session token goes in secrets, never metadata. */
 export function completeStep(net: FakeNetwork, s: SignedIn): LoginStep {
@@ -14,7 +14,9 @@ export function completeStep(net: FakeNetwork, s: SignedIn): LoginStep {
     complete: {
       loginId: makeLoginId(user.id),
       remoteName: user.name,
-      metadata: { phone: user.phone },
+      // Where the client's update log starts: anything after the login is recovered even if the
+      // first connect comes late (Telegram clients call updates.getState right after signing in).
+      metadata: { phone: user.phone, [PTS_METADATA]: net.updates.state(user.id) },
       secrets: { [SESSION_SECRET]: new TextEncoder().encode(s.sessionToken) },
     },
   };

@@ -24,8 +24,9 @@ export class SessionRegistry {
   private connectFailures = new Map<string, ConnectFailure>();
   private totalKicks = 0;
 
-  create(userId: string): string {
-    const session: Session = { token: randomBytes(16).toString('base64url'), userId, revoked: false, kicks: 0 };
+  create(userId: string, token = randomBytes(16).toString('base64url')): string {
+    if (this.sessions.has(token)) throw new Error('session token already exists');
+    const session: Session = { token, userId, revoked: false, kicks: 0 };
     this.sessions.set(session.token, session);
     const list = this.byUser.get(userId);
     if (list) list.push(session);

@@ -97,6 +97,8 @@ export function testLoginContext(opts: {
   userMxid?: string;
   bridgeId?: string;
   keys?: MemoryKeyStore;
+  /** The login's stored metadata (e.g. the `pts` a previous client saved). */
+  metadata?: Record<string, unknown>;
 }): TestLoginContext {
   const events = new Recorder<RemoteEvent>();
   const states = new Recorder<BridgeStateUpdate>();
@@ -109,7 +111,7 @@ export function testLoginContext(opts: {
       return () => meters.delete(name);
     },
   };
-  let metadata: Record<string, unknown> = {};
+  let metadata: Record<string, unknown> = { ...opts.metadata };
   const ctx: LoginContext = {
     bridgeId: opts.bridgeId ?? 'fakenet',
     loginId: opts.loginId,
@@ -120,7 +122,11 @@ export function testLoginContext(opts: {
     async saveMetadata(m) {
       metadata = m;
     },
-    emit: (e) => events.add(e),
+    // Recording an event is all this "core" does with it, so it counts as applied at once.
+    emit: (e, onApplied) => {
+      events.add(e);
+      onApplied?.(true);
+    },
     setState: (s) => states.add(s),
     keys,
     memory,

@@ -102,6 +102,34 @@ export type NetEvent =
   | { type: 'chat_delete'; chatId: string; senderId: string; ts: number };
 
 /**
+ * One entry of an account's update log (Telegram's pts, WhatsApp's offline queue): every event
+ * the account saw except typing, numbered 1, 2, 3, ... per account, as the server keeps it.
+ */
+export interface LoggedUpdate {
+  pts: number;
+  event: NetEvent;
+}
+
+/** A push as a connection receives it: the event and its pts in the account's log (typing has none). */
+export type PushedEvent = NetEvent & { pts?: number };
+
+/**
+ * Pushed to the connection that acted, in place of its own update (which it knows already): the
+ * pts its action took in the account's log, as Telegram returns pts with a sent message.
+ */
+export interface OwnUpdate {
+  type: 'own_update';
+  pts: number;
+}
+
+/**
+ * getDifference's answer. `updates`: what followed the client's pts, oldest first, up to a page
+ * (`final` false: ask again from `pts`). `too_long`: the client's pts is older than the log keeps
+ * (Telegram updates.differenceTooLong): it must refetch what it needs (history) and go on from `pts`.
+ */
+export type Difference = { kind: 'updates'; updates: LoggedUpdate[]; pts: number; final: boolean } | { kind: 'too_long'; pts: number };
+
+/**
  * Why a connection ended. `replaced`: the same session connected elsewhere (WhatsApp
  * StreamReplaced, Telegram AUTH_KEY_DUPLICATED); `logged_out`: the session was revoked;
  * `transient`: the network dropped it (reconnecting works); `closed`: the client closed it.

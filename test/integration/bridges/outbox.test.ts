@@ -79,23 +79,32 @@ describe('the outbox store', () => {
     expect(handled).toEqual(['$b']);
   });
 
-  it('hands a row to one worker at a time, only for logins it holds, and back when released', async () => {
+  it('hands a row to one claimer at a time, sweeps only unclaimed rows of the given logins, and never a sent one', async () => {
     const store = new OutboxStore(p.db, 'outbox-claims');
     const key = { chatId: 'c1' as RemoteChatId };
     await store.insert({ event: fakeEvent('$1'), key, loginId: 'l1' as LoginId });
     await store.insert({ event: fakeEvent('$2'), key, loginId: 'l2' as LoginId });
-    expect(await store.claim('w1', ['l9' as LoginId], 10, 60_000)).toEqual([]);
-    const [w1, w2] = await Promise.all([
-      store.claim('w1', ['l1', 'l2'] as LoginId[], 10, 60_000),
-      store.claim('w2', ['l1', 'l2'] as LoginId[], 10, 60_000),
-    ]);
-    expect([...w1, ...w2].map((r) => r.eventId).sort()).toEqual(['$1', '$2']);
-    expect(await store.claim('w2', ['l1', 'l2'] as LoginId[], 10, 60_000)).toEqual([]);
+    expect(await store.unclaimed(['l9' as LoginId], 0, 10)).toEqual([]);
+    const swept = await store.unclaimed(['l1', 'l2'] as LoginId[], 0, 10);
+    expect(swept.map((r) => r.eventId)).toEqual(['$1', '$2']); // oldest first
+    expect(await store.unclaimed(['l1', 'l2'] as LoginId[], swept[0]!.seq, 10)).toMatchObject([{ eventId: '$2' }]); // paging
+
+    // The same job in two queues: one claim wins.
+    const [w1, w2] = await Promise.all([store.claimOne('$1', 'w1', 60_000), store.claimOne('$1', 'w2', 60_000)]);
+    expect([w1, w2].filter(Boolean)).toHaveLength(1);
+    expect((await store.unclaimed(['l1', 'l2'] as LoginId[], 0, 10)).map((r) => r.eventId)).toEqual(['$2']);
     await store.release(['$1']);
-    expect((await store.claim('w2', ['l1'] as LoginId[], 10, 60_000)).map((r) => r.eventId)).toEqual(['$1']);
+    expect(await store.claimOne('$1', 'w2', 60_000)).toMatchObject({ eventId: '$1', attempts: 0 });
     await store.markSent('$1');
     await store.release(['$1']);
-    expect(await store.claim('w2', ['l1'] as LoginId[], 10, 60_000)).toEqual([]); // sent is never handed out again
+    expect(await store.claimOne('$1', 'w2', 60_000)).toBeUndefined(); // sent is never handed out again
+    expect((await store.unclaimed(['l1'] as LoginId[], 0, 10)).map((r) => r.eventId)).toEqual([]);
+
+    // A row waiting for its retry is not claimed before it is due; a sweep sees when it is due.
+    const due = Date.now() + 60_000;
+    await store.retryLater('$2', due, 'x: later');
+    expect(await store.claimOne('$2', 'w1', 60_000)).toBeUndefined();
+    expect(await store.unclaimed(['l2'] as LoginId[], 0, 10)).toMatchObject([{ eventId: '$2', attempts: 1, dueTs: due }]);
   });
 });
 

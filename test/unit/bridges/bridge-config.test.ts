@@ -11,7 +11,7 @@ describe('bridge config', () => {
       id: 'telegram',
       appservice: { mode: 'inproc', listen_port: 29330 },
       backfill: { initial_limit: 50 },
-      outbox: { max_attempts: 6, base_backoff_ms: 1000 },
+      outbox: { max_attempts: 6, base_backoff_ms: 1000, retention_hours: 168 },
       crypto_store: { master_key_file: '/run/secrets/tg' },
     });
   });
