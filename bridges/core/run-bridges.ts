@@ -1,3 +1,4 @@
+import { closeConnectionsOnClose } from '../../homeserver/http/connections.js';
 import type { AppserviceRegistry } from '../../homeserver/services/appservices/registry-port.js';
 import type { Logger } from '../../homeserver/runtime/logger.js';
 import type { Runtime } from '../../homeserver/runtime/ports.js';
@@ -71,6 +72,8 @@ export async function runBridges(opts: {
       await keys.checkMasterKey();
       await bridge.start();
       const provisioning = Fastify({ logger: false });
+      // An admin tool's idle keep-alive connection must not hold up shutdown (see connections.ts).
+      closeConnectionsOnClose(provisioning);
       await registerProvisioning(provisioning, bridge.provisioning);
       await provisioning.listen({ host: config.provisioning.listen_host, port: config.provisioning.listen_port });
       stops.push(async () => {

@@ -1,3 +1,4 @@
+import { closeConnectionsOnClose } from '../http/connections.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../runtime/config-loader.js';
@@ -17,6 +18,8 @@ export interface MetricsListenerOptions {
  */
 export async function startMetricsListener(o: MetricsListenerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  // A scraper's idle keep-alive connection must not hold up shutdown (see connections.ts).
+  closeConnectionsOnClose(app);
   app.get('/metrics', async (_req, reply) => {
     const merged = Registry.merge(o.registries);
     const text = await merged.metrics();
