@@ -43,6 +43,8 @@ const fromRow = (r: Row): GhostRecord => ({
   metadata: r.metadata,
 });
 
+const UNIQUE_VIOLATION = '23505';
+
 /** The `bridge_ghosts` table, scoped by bridge id. */
 export class GhostStore {
   constructor(
@@ -65,13 +67,21 @@ export class GhostStore {
 
   /** Creates the row (profile not yet pushed) if missing and returns the stored one. */
   async getOrCreate(remoteUserId: RemoteUserId, mxid: string, q: Queryable = this.db): Promise<GhostRecord> {
-    const { rows } = await q.query<Row>(
-      `INSERT INTO bridge_ghosts (bridge_id, remote_user_id, mxid) VALUES ($1, $2, $3)
-       ON CONFLICT (bridge_id, remote_user_id) DO UPDATE SET bridge_id = EXCLUDED.bridge_id
-       RETURNING ${COLUMNS}`,
-      [this.bridgeId, remoteUserId, mxid],
-    );
-    return fromRow(rows[0]!);
+    try {
+      const { rows } = await q.query<Row>(
+        `INSERT INTO bridge_ghosts (bridge_id, remote_user_id, mxid) VALUES ($1, $2, $3)
+         ON CONFLICT (bridge_id, remote_user_id) DO UPDATE SET bridge_id = EXCLUDED.bridge_id
+         RETURNING ${COLUMNS}`,
+        [this.bridgeId, remoteUserId, mxid],
+      );
+      return fromRow(rows[0]!);
+    } catch (err) {
+      // Two portals creating the same ghost at once: ON CONFLICT only arbitrates the primary key,
+      // so the loser of the race can trip the mxid index instead. The winner's row is the answer.
+      const existing = (err as { code?: string }).code === UNIQUE_VIOLATION ? await this.get(remoteUserId, q) : undefined;
+      if (!existing) throw err;
+      return existing;
+    }
   }
 
   async update(g: GhostRecord, q: Queryable = this.db): Promise<void> {
