@@ -180,6 +180,22 @@ const Presence = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+const Push = Type.Object(
+  {
+    ip_range_blacklist: Type.Array(Type.String(), {
+      default: PRIVATE_IP_RANGES,
+      description:
+        "CIDR ranges push gateways (the data.url of HTTP pushers, which any user sets) may never be reached at, as Synapse's " +
+        'ip_range_blacklist: checked against the resolved address of every connection. The default covers private space.',
+    }),
+    ip_range_whitelist: Type.Array(Type.String(), {
+      default: [],
+      description: 'CIDR ranges allowed even though ip_range_blacklist covers them (e.g. a Sygnal on your internal network).',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 const Appservices = Type.Object(
   {
     registration_files: Type.Array(Type.String(), {
@@ -224,6 +240,7 @@ export const ConfigSchema = Type.Object(
     presence: Presence,
     media: Media,
     appservices: Appservices,
+    push: Push,
     metrics: Metrics,
     bridges: Type.Array(BridgeConfigSchema, {
       default: [],

@@ -34,6 +34,10 @@ import { Receipts } from './ephemeral/receipts.js';
 import { UserData, userDataHooks, userDataStreams, evaluatePushRules, type PushEvent } from './user-data/index.js';
 import { bumpPresenceOnSend } from './user-data/presence-activity.js';
 import { Notifications } from './notifications/notifications.js';
+import { Pushers } from './push/pushers.js';
+import { PusherDelivery } from './push/pusher-delivery.js';
+import { IpFilter } from './media/ip-filter.js';
+import { runsRole } from '../roles.js';
 import { E2e } from './e2e/index.js';
 
 export interface Services {
@@ -63,6 +67,10 @@ export interface Services {
   media: MediaRepository;
   /** GET /notifications: notifying events, computed from push rules at read time. */
   notifications: Notifications;
+  /** Pushers (GET /pushers, POST /pushers/set); tied to devices, removed with them. */
+  pushers: Pushers;
+  /** Pushes to HTTP pushers' gateways; runs with the appservice_delivery role (see push/pusher-delivery.ts). */
+  pusherDelivery: PusherDelivery;
   typing: Typing;
   receipts: Receipts;
   notifier: SyncNotifier;
@@ -139,6 +147,11 @@ export function createServices(deps: {
   syncDeps.otkCounts = (userId, deviceId) => otkCounts.load(userId, deviceId);
   syncStreams.to_device = e2e.sync.toDevice;
   syncStreams.device_lists = e2e.sync.deviceLists;
+  const notifications = new Notifications({ db, cache, ruleset: (userId) => userData.pushRules.ruleset(userId) });
+  const pushers = new Pushers(db, runtime.pubsub);
+  accounts.onDevicesDeleted((tx, userId, deviceIds) => pushers.devicesDeleted(tx, userId, deviceIds));
+  const ipFilter = new IpFilter(config.push.ip_range_blacklist, config.push.ip_range_whitelist);
+  const pusherDelivery = new PusherDelivery({ db, pubsub: runtime.pubsub, pushers, notifications, cache, ipFilter, log });
 
   const services: Services = {
     config,
@@ -176,7 +189,9 @@ export function createServices(deps: {
       serverName,
       config: config.media,
     }),
-    notifications: new Notifications({ db, cache, ruleset: (userId) => userData.pushRules.ruleset(userId) }),
+    notifications,
+    pushers,
+    pusherDelivery,
     typing,
     receipts,
     notifier,
@@ -193,10 +208,13 @@ export function createServices(deps: {
       await typing.resumeExpiries(); // notices whose timer died with a previous process still end
       if (userData.presence.enabled) userData.presence.sweeper.start(); // idle/offline timers (presence-sweeper.ts)
       await notifier.start(sync.notifierStartOptions((err) => log.warn({ err }, 'sync notifier gap read failed')));
+      // Pushing is background delivery, like the appservice loops: the same role runs it.
+      if (runsRole(config, 'appservice_delivery')) await pusherDelivery.start();
     },
     async drain() {
       typing.stop();
       await userData.presence.sweeper.stop();
+      await pusherDelivery.stop();
       await notifier.stop();
       await stopOtkInvalidation?.();
       await committer.drain();

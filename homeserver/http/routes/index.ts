@@ -21,6 +21,7 @@ import { keyBackupRoutes } from './key-backup.js';
 import { toDeviceRoutes } from './to-device.js';
 import { userDataRoutes } from './user-data.js';
 import { pushRuleRoutes } from './push-rules.js';
+import { pusherRoutes } from './pushers.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
   for (const routes of [
@@ -39,6 +40,7 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     userDataRoutes,
     pushRuleRoutes,
     notificationRoutes,
+    pusherRoutes,
     mediaRoutes,
     e2eKeyRoutes,
     toDeviceRoutes,

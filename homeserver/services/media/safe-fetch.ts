@@ -92,7 +92,7 @@ function requestOnce(url: URL, opts: FetchOptions, signal: AbortSignal): Promise
  * dns.lookup, minus the addresses the filter refuses. When every address is refused the
  * connection fails with a `blocked` error. Handles both callback shapes net uses (`all` or one).
  */
-function filteredLookup(filter: IpFilter): LookupFunction {
+export function filteredLookup(filter: IpFilter): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);

@@ -5,7 +5,8 @@ import type { Db } from '../../storage/db.js';
 import { EVENT_COLUMNS, EVENT_JOINS, toClientEvent, type ClientEvent, type EventRow } from '../rooms/client-event.js';
 import type { RoomState } from '../rooms/room-state.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
-import { evaluatePushRules, type PushAction, type PushEvent, type PushRuleset } from '../user-data/index.js';
+import { evaluatePushRules, type PushAction, type PushEvaluation, type PushEvent, type PushRuleset } from '../user-data/index.js';
+import { UNREAD_CAP } from '../sync/notification-counts.js';
 
 export interface Notification {
   actions: PushAction[];
@@ -18,6 +19,13 @@ export interface Notification {
 export interface NotificationsPage {
   notifications: Notification[];
   next_token?: string;
+}
+
+/** An event the user's push rules say notifies them, with the rule's verdict (pushers send these). */
+export interface NotifyingEvent {
+  row: EventRow;
+  pdu: Pdu;
+  evaluation: PushEvaluation;
 }
 
 export interface NotificationsQuery {
@@ -46,7 +54,11 @@ const MAX_SCANNED = 2_000;
  * display name, power levels) are today's, not those at the time of the event; only rooms the user
  * is joined to now are listed, from their current join on; redacted events are left out. `read`
  * is whether the user's unthreaded m.read / m.read.private receipt in the room is at or after the
- * event, and `ts` is the event's origin_server_ts.
+ * event, and `ts` is the event's origin_server_ts. Silent events (batch_send without
+ * send_notification) notify nobody, here as in sync's unread counts.
+ *
+ * Pushers (services/push/) use the same evaluation forwards (`notifyingAfter`) and for their badge
+ * (`unreadRooms`), so a phone is pushed exactly what this endpoint lists.
  */
 export class Notifications {
   constructor(
@@ -65,7 +77,7 @@ export class Notifications {
     const since = await this.joinedSince(userId);
     if (since.size === 0) return { notifications: [] };
     const [ruleset, readUpTo] = await Promise.all([this.deps.ruleset(userId), this.readUpTo(userId, [...since.keys()])]);
-    const rooms = new Map<string, RoomContext | undefined>();
+    const evaluator = new RowEvaluator(this.deps.cache, userId, ruleset);
 
     const notifications: Notification[] = [];
     let scanned = 0;
@@ -75,12 +87,11 @@ export class Notifications {
         before = row.stream_ordering;
         scanned++;
         const pdu = JSON.parse(row.json) as Pdu;
-        if (!rooms.has(pdu.room_id)) rooms.set(pdu.room_id, await this.roomContext(pdu.room_id, userId));
-        const room = rooms.get(pdu.room_id);
-        if (!room) continue;
-        const ctx = { ...room.base, senderPowerLevel: userLevel(room.pl, pdu.sender, room.create, room.version), ruleset };
-        const result = evaluatePushRules(pdu as unknown as PushEvent, ctx);
-        if (!result.notify || (highlightOnly && !result.highlight)) continue;
+        const result = await evaluator.evaluate(pdu);
+        if (!result?.notify || (highlightOnly && !result.highlight)) continue;
+        // No profile_tag: the spec defines it as that of the matching rule, and rules have no
+        // profile tags (device-specific rulesets were never specified). Synapse's column is never
+        // written, so it answers null; the spec types it as a string, so it is left out here.
         notifications.push({
           actions: result.actions,
           event: toClientEvent(row, { userId, deviceId }),
@@ -95,9 +106,60 @@ export class Notifications {
     return { notifications, next_token: String(before) };
   }
 
-  private async roomContext(roomId: string, userId: string): Promise<RoomContext | undefined> {
-    const room = await this.deps.cache.get(roomId);
-    return room && contextOf(room, userId);
+  /**
+   * For pushers: the events in (`after`, `upTo`] that the user's push rules say notify them,
+   * oldest first, from at most `limit` candidate events (other users' unredacted, non-silent events
+   * of the rooms the user is joined to now, after their join, and invites and other membership
+   * changes aimed at the user). `scannedTo` is how far the scan got: `upTo` unless `limit` cut it.
+   */
+  async notifyingAfter(
+    userId: string,
+    after: number,
+    upTo: number,
+    limit: number,
+  ): Promise<{ events: NotifyingEvent[]; scannedTo: number }> {
+    if (upTo <= after) return { events: [], scannedTo: after };
+    const since = await this.joinedSince(userId);
+    const rows = await this.eventsAfter(userId, since, after, upTo, limit);
+    if (!rows.length) return { events: [], scannedTo: upTo };
+    const evaluator = new RowEvaluator(this.deps.cache, userId, await this.deps.ruleset(userId));
+    const events: NotifyingEvent[] = [];
+    for (const row of rows) {
+      const pdu = JSON.parse(row.json) as Pdu;
+      const evaluation = await evaluator.evaluate(pdu);
+      if (evaluation?.notify) events.push({ row, pdu, evaluation });
+    }
+    return { events, scannedTo: rows.length < limit ? upTo : rows[rows.length - 1]!.stream_ordering };
+  }
+
+  /**
+   * The badge a push carries (`counts.unread`): how many joined rooms have at least one notifying
+   * event after the user's read receipt, as Synapse counts by default (push.group_unread_count_by_room).
+   * Like sync's unread counts, only the newest UNREAD_CAP unread events of a room are looked at.
+   */
+  async unreadRooms(userId: string): Promise<number> {
+    const since = await this.joinedSince(userId);
+    if (since.size === 0) return 0;
+    const readUpTo = await this.readUpTo(userId, [...since.keys()]);
+    const from = [...since].map(([roomId, joined]) => Math.max(joined, readUpTo.get(roomId) ?? 0));
+    const { rows } = await this.deps.db.query<{ json: string }>(
+      `SELECT u.json FROM unnest($1::text[], $2::bigint[]) AS j(room_id, since)
+       CROSS JOIN LATERAL (
+         SELECT e.json, e.stream_ordering FROM hs_events e
+          WHERE e.room_id = j.room_id AND e.stream_ordering > j.since AND e.sender <> $3 AND e.redacted_by IS NULL AND NOT e.silent
+          ORDER BY e.stream_ordering DESC LIMIT $4) u
+       ORDER BY u.stream_ordering DESC`,
+      [[...since.keys()], from, userId, UNREAD_CAP],
+    );
+    if (!rows.length) return 0;
+    const evaluator = new RowEvaluator(this.deps.cache, userId, await this.deps.ruleset(userId));
+    const notifying = new Set<string>();
+    for (const r of rows) {
+      const pdu = JSON.parse(r.json) as Pdu;
+      if (notifying.has(pdu.room_id)) continue;
+      if ((await evaluator.evaluate(pdu))?.notify) notifying.add(pdu.room_id);
+    }
+    return notifying.size;
   }
 
   /** Per joined room, the stream position of the join that started the current membership. */
@@ -125,9 +187,27 @@ export class Notifications {
       `SELECT ${EVENT_COLUMNS} FROM unnest($1::text[], $2::bigint[]) AS j(room_id, since)
        JOIN hs_events e ON e.room_id = j.room_id AND e.stream_ordering > j.since AND e.stream_ordering < $3
        ${EVENT_JOINS}
-       WHERE e.sender <> $4 AND e.redacted_by IS NULL
+       WHERE e.sender <> $4 AND e.redacted_by IS NULL AND NOT e.silent
        ORDER BY e.stream_ordering DESC LIMIT $5`,
       [[...since.keys()], [...since.values()], before, userId, limit],
+    );
+    return rows.map((r) => ({ ...r, stream_ordering: Number(r.stream_ordering) }));
+  }
+
+  /** notifyingAfter's candidates, oldest first: events of joined rooms, and membership events aimed at the user. */
+  private async eventsAfter(userId: string, since: Map<string, number>, after: number, upTo: number, limit: number): Promise<EventRow[]> {
+    const { rows } = await this.deps.db.query<EventRow>(
+      `SELECT * FROM (
+         SELECT ${EVENT_COLUMNS} FROM unnest($1::text[], $2::bigint[]) AS j(room_id, since)
+         JOIN hs_events e ON e.room_id = j.room_id AND e.stream_ordering > GREATEST(j.since, $3) AND e.stream_ordering <= $4
+         ${EVENT_JOINS}
+         WHERE e.sender <> $5 AND e.redacted_by IS NULL AND NOT e.silent
+         UNION
+         SELECT ${EVENT_COLUMNS} FROM hs_events e ${EVENT_JOINS}
+         WHERE e.stream_ordering > $3 AND e.stream_ordering <= $4 AND e.type = 'm.room.member' AND e.state_key = $5
+           AND e.sender <> $5 AND e.redacted_by IS NULL AND NOT e.silent
+       ) candidates ORDER BY stream_ordering LIMIT $6`,
+      [[...since.keys()], [...since.values()], after, upTo, userId, limit],
     );
     return rows.map((r) => ({ ...r, stream_ordering: Number(r.stream_ordering) }));
   }
@@ -146,6 +226,29 @@ function parseFrom(from: string | undefined): number {
   if (from === undefined || from === '') return Number.MAX_SAFE_INTEGER;
   if (!/^\d{1,15}$/.test(from)) throw MatrixError.invalidParam('Invalid from token');
   return Number(from);
+}
+
+/** Runs one user's push rules over events, computing each room's context once. */
+class RowEvaluator {
+  private rooms = new Map<string, RoomContext | undefined>();
+
+  constructor(
+    private readonly cache: RoomStateCache,
+    private readonly userId: string,
+    private readonly ruleset: PushRuleset,
+  ) {}
+
+  /** The rules' verdict, or undefined when the room is unknown. */
+  async evaluate(pdu: Pdu): Promise<PushEvaluation | undefined> {
+    if (!this.rooms.has(pdu.room_id)) {
+      const state = await this.cache.get(pdu.room_id);
+      this.rooms.set(pdu.room_id, state && contextOf(state, this.userId));
+    }
+    const room = this.rooms.get(pdu.room_id);
+    if (!room) return undefined;
+    const ctx = { ...room.base, senderPowerLevel: userLevel(room.pl, pdu.sender, room.create, room.version), ruleset: this.ruleset };
+    return evaluatePushRules(pdu as unknown as PushEvent, ctx);
+  }
 }
 
 interface RoomContext {
