@@ -143,8 +143,19 @@ export class Registry implements AppserviceRegistry {
       `INSERT INTO as_registrations (id, as_token, hs_token, document, created_ts) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`,
       [reg.id, reg.asToken, reg.hsToken, JSON.stringify(document), Date.now()],
     );
-    // Another process stored a conflicting one between our check and the insert.
-    if (r.rowCount === 0) throw new MatrixError('M_INVALID_PARAM', 'id: is already used by another registration');
+    if (r.rowCount === 0) {
+      // Another process stored one with this id between our check and the insert. With the same
+      // tokens it is the same registrant, not a conflict: the workers of one bridge share its tokens
+      // and each registers as it starts, possibly at the same moment (the first stored one stays).
+      const { rows } = await this.deps.db.query<{ as_token: string; hs_token: string }>(
+        'SELECT as_token, hs_token FROM as_registrations WHERE id = $1',
+        [reg.id],
+      );
+      if (rows[0]?.as_token !== reg.asToken || rows[0]?.hs_token !== reg.hsToken)
+        throw new MatrixError('M_INVALID_PARAM', 'id: is already used by another registration');
+      await this.reload();
+      return this.byId(reg.id) ?? reg;
+    }
     await this.reload();
     await this.deps.pubsub.publish(REGISTRATIONS_TOPIC, { added: reg.id });
     return reg;

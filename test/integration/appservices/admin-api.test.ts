@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../../homeserver/platform.js';
 import { appserviceAdd, appserviceList, appserviceRemove } from '../../../cli/appservices.js';
-import { REGISTRATIONS_TOPIC } from '../../../appservice-api/registry.js';
+import { MemoryPubSub } from '../../../homeserver/runtime/memory-pubsub.js';
+import { Registry, REGISTRATIONS_TOPIC } from '../../../appservice-api/registry.js';
 import { buildPlatform, call, makeUser, SERVER_NAME, testConfig, type TestUser } from '../../helpers/platform.js';
 import { TEST_DATABASE_URL } from '../../helpers/database.js';
 
@@ -120,5 +121,23 @@ describe('CLI', () => {
     expect(await appserviceRemove(config, 'irc')).toBe(false);
     await p.runtime.pubsub.publish(REGISTRATIONS_TOPIC, { removed: 'irc' });
     await expect.poll(() => p.services.appservices!.byId('irc')).toBeUndefined();
+  });
+
+  it('two processes adding the same registrant (same tokens) at once both succeed; another one under that id is still refused', async () => {
+    // What happens when several bridge workers of one bridge start together: each registers the same document.
+    const registry = (pubsub = p.runtime.pubsub) => new Registry({ db: p.db, pubsub, serverName: SERVER_NAME, registrationFiles: [] });
+    // `late` hears nothing from the others (a pub/sub of its own), as a process whose message is still in flight.
+    const [a, b, late] = [registry(), registry(), registry(new MemoryPubSub())];
+    for (const r of [a, b, late]) await r.start();
+    const results = await Promise.allSettled([a.add(doc('twin')), b.add(doc('twin'))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(a.byId('twin')?.asToken).toBe('twin-as');
+    expect(b.byId('twin')?.asToken).toBe('twin-as');
+    // `late` has not seen 'twin' yet, so only the insert can notice the clash.
+    expect(late.byId('twin')).toBeUndefined();
+    await expect(late.add(doc('twin', { as_token: 'other-as', hs_token: 'other-hs' }))).rejects.toThrow(
+      /id: is already used by another registration/,
+    );
+    for (const r of [a, b, late]) await r.stop();
   });
 });
