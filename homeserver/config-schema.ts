@@ -196,6 +196,50 @@ const Push = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+/** TURN for VoIP and Element Call (GET /voip/turnServer), configured as Synapse's turn_* options. */
+const Turn = Type.Object(
+  {
+    uris: Type.Array(Type.String({ pattern: '^turns?:' }), {
+      default: [],
+      description:
+        "TURN URIs handed to clients, e.g. 'turn:turn.example.org:3478?transport=udp'. Empty: GET /voip/turnServer answers {} " +
+        '(no TURN), as Synapse does.',
+    }),
+    shared_secret: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "The TURN server's REST API secret (coturn: static-auth-secret). Each user gets a username " +
+          "'<expiry>:<user id>' and password base64(HMAC-SHA1(secret, username)). Takes precedence over username/password.",
+      }),
+    ),
+    username: Type.Optional(Type.String({ minLength: 1, description: 'A static TURN username, used when there is no shared_secret.' })),
+    password: Type.Optional(Type.String({ minLength: 1, description: 'The static TURN password that goes with username.' })),
+    user_lifetime_ms: Type.Integer({
+      minimum: 1000,
+      default: 86_400_000,
+      description: 'How long the credentials given to a user stay valid (ttl), in milliseconds.',
+    }),
+    allow_guests: Type.Boolean({
+      default: true,
+      description: 'Give TURN credentials to guest accounts too (Synapse: turn_allow_guests). Causeway creates no guests yet.',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+/** OpenID tokens clients hand to integrations (widgets, Element Call) to prove who they are. */
+const OpenId = Type.Object(
+  {
+    token_lifetime_ms: Type.Integer({
+      minimum: 1000,
+      default: 3_600_000,
+      description: 'Lifetime of a token from POST /user/{userId}/openid/request_token (Synapse: one hour).',
+    }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 const Appservices = Type.Object(
   {
     registration_files: Type.Array(Type.String(), {
@@ -241,6 +285,8 @@ export const ConfigSchema = Type.Object(
     media: Media,
     appservices: Appservices,
     push: Push,
+    turn: Turn,
+    openid: OpenId,
     metrics: Metrics,
     bridges: Type.Array(BridgeConfigSchema, {
       default: [],

@@ -1,4 +1,4 @@
-import type { LoginProcesses } from '../bridges/core/login/index.js';
+import type { LoginProcesses, LoginRelay } from '../bridges/core/login/index.js';
 import type { BridgeState } from '../bridges/core/network/bridge-state.js';
 import type { ResolvedIdentifier } from '../bridges/core/network/chat-info.js';
 import type { LoginId, RemoteChatId, RemoteUserId } from '../bridges/core/network/ids.js';
@@ -31,6 +31,12 @@ export interface ProvisioningDeps {
   logins: UserLoginStore;
   /** The running login processes; its `onComplete` persists logins and starts their sessions. */
   processes: LoginProcesses;
+  /**
+   * Reaches the other workers of the bridge (ProcessRelay over the runtime's pub/sub): steps and
+   * cancels of a process another worker holds are forwarded there, and this worker answers
+   * theirs while the plugin is mounted. Absent: every process is taken to be local.
+   */
+  relay?: LoginRelay;
   /**
    * The admin secret: `Authorization: Bearer <secret>` plus `?user_id=` acts for any user.
    * Shorter than 16 characters (or absent) disables secret auth, as mautrix does.

@@ -79,17 +79,33 @@ export function clientError(err: unknown): ProvisioningError | undefined {
   return undefined;
 }
 
+/** A response as status and JSON body: what a forwarded login-process call sends back whole. */
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The response for an error: the client's mistake as its Matrix-style error, anything else
+ * passed to `logUnexpected` and answered with a sanitised 500, so no SQL, stack or connector
+ * internals reach a client. One mapping for the error handler and forwarded calls alike.
+ */
+export function errorAnswer(err: unknown, logUnexpected: (err: unknown) => void): Answer {
+  const known = clientError(err);
+  if (known) return { status: known.status, body: known.toJSON() };
+  logUnexpected(err);
+  return { status: 500, body: { errcode: 'M_UNKNOWN', error: 'Internal server error' } };
+}
+
 /**
  * The plugin's own error and not-found handlers (Fastify scopes both to the plugin's prefix).
  * Client mistakes get Matrix-style errors with their status; anything else is logged in full and
- * answered with a sanitised 500, so no SQL, stack or connector internals reach a client.
+ * answered with a sanitised 500 (errorAnswer).
  */
 export function installErrorHandling(app: FastifyInstance, knownPaths: RegExp[]): void {
   app.setErrorHandler((err, req, reply) => {
-    const known = clientError(err);
-    if (known) return reply.code(known.status).send(known.toJSON());
-    req.log.error({ err, route: req.routeOptions.url }, 'provisioning request failed');
-    return reply.code(500).send({ errcode: 'M_UNKNOWN', error: 'Internal server error' });
+    const { status, body } = errorAnswer(err, (e) => req.log.error({ err: e, route: req.routeOptions.url }, 'provisioning request failed'));
+    return reply.code(status).send(body);
   });
 
   app.setNotFoundHandler((req, reply) => {

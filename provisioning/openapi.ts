@@ -53,7 +53,7 @@ export function buildOpenApi(specs: readonly AnySpec[], prefix: string, title: s
       version: 'v3',
       description:
         'Provisioning API of a Causeway bridge, compatible with the mautrix bridgev2 v3 provisioning API. ' +
-        'Login processes live in the worker that started them: route /login/step and /login/cancel by login_id (sticky).',
+        'Any worker of a cluster answers any request: login steps reach the worker holding the process through the bridge.',
     },
     paths,
     components: {

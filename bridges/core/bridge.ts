@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { ProvisioningDeps } from '../../provisioning/deps.js';
 import { registerInprocAppservice } from '../../appservice-api/transports/inproc.js';
 import type { Logger } from '../../homeserver/runtime/logger.js';
 import type { Runtime } from '../../homeserver/runtime/ports.js';
@@ -26,7 +25,7 @@ import { OutboxStore } from './outbox/outbox-store.js';
 import { OutboxWorkers } from './outbox/outbox-workers.js';
 import type { PortalDeps } from './portal/portal-deps.js';
 import { Portals } from './portal/portals.js';
-import { makeProvisioningDeps } from './provisioning-deps.js';
+import { makeProvisioningDeps, type BridgeProvisioningDeps } from './provisioning-deps.js';
 import { SessionPool, type SessionPoolOptions } from './session-pool/session-pool.js';
 import { BRIDGE_MIGRATIONS } from './storage/bridge-migrations.js';
 import { GhostStore } from './storage/ghosts.js';
@@ -72,7 +71,7 @@ export class Bridge {
   portals!: Portals;
   outbox!: Outbox;
   pool!: SessionPool;
-  provisioning!: ProvisioningDeps;
+  provisioning!: BridgeProvisioningDeps;
   /** Event rates, delivery failures and queue depths (a no-op without a registry); the outbox reports its sends here too. */
   metrics!: BridgeMetrics;
   private intake!: MatrixIntake;
@@ -189,6 +188,8 @@ export class Bridge {
       pool: this.pool,
       connector,
       keys: this.o.keys,
+      pubsub: runtime.pubsub,
+      onError: (err, context) => log.warn({ err }, context),
       ...(config.provisioning.shared_secret ? { sharedSecret: config.provisioning.shared_secret } : {}),
       verifyAccessToken: this.o.verifyAccessToken ?? whoamiVerifier(this.o.homeserverUrl),
     });
@@ -208,6 +209,8 @@ export class Bridge {
     await this.outbox.start();
     await this.pool.start();
     await this.startInbound(tokens.hsToken);
+    // Login steps for processes of this worker may now arrive from the bridge's other workers.
+    await this.provisioning.relay.start();
     log.info({ bridge: id, network: connector.networkId, mode: ap.mode }, 'bridge started');
   }
 
@@ -257,6 +260,8 @@ export class Bridge {
   async stop(): Promise<void> {
     await this.stopInbound?.();
     this.provisioning?.processes.close();
+    // After close(): the steps other workers forwarded here end, and their answers go out first.
+    await this.provisioning?.relay.stop();
     await this.outbox?.stop();
     await this.portals?.idle();
     await this.pool?.stop();

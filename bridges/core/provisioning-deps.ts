@@ -1,6 +1,8 @@
 import type { ProvisioningDeps } from '../../provisioning/deps.js';
+import type { PubSub } from '../../homeserver/runtime/ports.js';
 import { saveLoginSecrets } from './crypto-store/login-secrets.js';
 import { LoginProcesses } from './login/login-processes.js';
+import { ProcessRelay } from './login/process-relay.js';
 import type { LoginDirectory } from './login-directory.js';
 import type { KeyStores } from './login-wiring.js';
 import type { LoginId, PortalKey } from './network/ids.js';
@@ -10,9 +12,16 @@ import type { PortalDeps } from './portal/portal-deps.js';
 import type { Portals } from './portal/portals.js';
 import type { SessionPool } from './session-pool/session-pool.js';
 
+/** The provisioning deps of a bridge, with the relay the bridge starts and stops. */
+export type BridgeProvisioningDeps = ProvisioningDeps & { relay: ProcessRelay };
+
+/** Past a step's own bound (the process's idle timeout), for the owner to send the answer back. */
+const FORWARD_MARGIN_MS = 60_000;
+
 /**
  * The provisioning API's view of one bridge: login processes whose completion stores the login,
- * seals its secrets and starts its session; logout; create_dm through a portal.
+ * seals its secrets and starts its session, reachable from every worker of the bridge through a
+ * relay on the runtime's pub/sub; logout; create_dm through a portal.
  */
 export function makeProvisioningDeps(deps: {
   portalDeps: PortalDeps;
@@ -21,9 +30,12 @@ export function makeProvisioningDeps(deps: {
   pool: SessionPool;
   connector: NetworkConnector;
   keys: KeyStores;
+  /** The runtime's pub/sub: the relay's transport between this bridge's workers. */
+  pubsub: PubSub;
+  onError?(err: unknown, context: string): void;
   sharedSecret?: string;
   verifyAccessToken?(token: string): Promise<string | undefined>;
-}): ProvisioningDeps {
+}): BridgeProvisioningDeps {
   const { portalDeps: pd, pool, connector } = deps;
   const processes = new LoginProcesses({
     connector,
@@ -40,12 +52,21 @@ export function makeProvisioningDeps(deps: {
       return record;
     },
   });
+  const relay = new ProcessRelay({
+    pubsub: deps.pubsub,
+    bridgeId: pd.bridgeId,
+    workerToken: processes.workerToken,
+    // A forwarded step runs at most as long as the process may idle (it expires then).
+    maxWaitMs: processes.idleTimeoutMs + FORWARD_MARGIN_MS,
+    ...(deps.onError ? { onError: deps.onError } : {}),
+  });
   const dmKey = (loginId: LoginId, chatId: PortalKey['chatId']): PortalKey => ({ chatId, receiver: loginId });
   return {
     bridgeId: pd.bridgeId,
     connector,
     logins: pd.userLogins,
     processes,
+    relay,
     ...(deps.sharedSecret ? { sharedSecret: deps.sharedSecret } : {}),
     ...(deps.verifyAccessToken ? { verifyAccessToken: deps.verifyAccessToken } : {}),
     async logout(login, opts) {

@@ -31,7 +31,10 @@ export type ErrCode =
   | 'M_NOT_YET_UPLOADED'
   | 'M_CANNOT_OVERWRITE_MEDIA'
   | 'M_INVALID_SIGNATURE'
-  | 'M_WRONG_ROOM_KEYS_VERSION';
+  | 'M_WRONG_ROOM_KEYS_VERSION'
+  | 'M_THREEPID_MEDIUM_NOT_SUPPORTED'
+  | 'M_THREEPID_AUTH_FAILED'
+  | 'M_SERVER_NOT_TRUSTED';
 
 // A Record over the whole union: adding an ErrCode without a status is a compile error.
 const STATUS: Record<ErrCode, number> = {
@@ -64,6 +67,9 @@ const STATUS: Record<ErrCode, number> = {
   M_CANNOT_OVERWRITE_MEDIA: 409,
   M_INVALID_SIGNATURE: 400,
   M_WRONG_ROOM_KEYS_VERSION: 403,
+  M_THREEPID_MEDIUM_NOT_SUPPORTED: 400,
+  M_THREEPID_AUTH_FAILED: 400,
+  M_SERVER_NOT_TRUSTED: 400,
 };
 
 export class MatrixError extends Error {

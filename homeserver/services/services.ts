@@ -19,6 +19,10 @@ import { Membership } from './rooms/membership.js';
 import { Messaging } from './rooms/messaging.js';
 import { RoomInput } from './rooms/room-input.js';
 import { RoomReads } from './rooms/room-reads.js';
+import { RoomSearch } from './rooms/search/room-search.js';
+import { RoomSummaries } from './rooms/spaces/room-summaries.js';
+import { SpaceHierarchy } from './rooms/spaces/space-hierarchy.js';
+import { RelationReads } from './rooms/relation-reads.js';
 import { RoomStateCache } from './rooms/room-state-cache.js';
 import type { RoomsContext } from './rooms/rooms-context.js';
 import type { Requester } from './requester.js';
@@ -39,6 +43,9 @@ import { PusherDelivery } from './push/pusher-delivery.js';
 import { IpFilter } from './media/ip-filter.js';
 import { runsRole } from '../roles.js';
 import { E2e } from './e2e/index.js';
+import { OpenIdTokens } from './openid/openid-tokens.js';
+import { ContentReports } from './reports/content-reports.js';
+import { EventByTimestamp } from './rooms/event-by-timestamp.js';
 
 export interface Services {
   config: Config;
@@ -59,8 +66,16 @@ export interface Services {
     membership: Membership;
     messaging: Messaging;
     reads: RoomReads;
+    /** GET /relations and /threads. */
+    relations: RelationReads;
     aliases: Aliases;
     directory: Directory;
+    /** POST /search (room_events): full-text search over what the user could read. */
+    search: RoomSearch;
+    /** GET /rooms/{roomId}/hierarchy: the space tree over local rooms. */
+    hierarchy: SpaceHierarchy;
+    /** GET /room_summary/{roomIdOrAlias}. */
+    summaries: RoomSummaries;
     /** Appservice history import (com.beeper.backfill batch_send). */
     batchSend: BatchSend;
   };
@@ -71,6 +86,12 @@ export interface Services {
   pushers: Pushers;
   /** Pushes to HTTP pushers' gateways; runs with the appservice_delivery role (see push/pusher-delivery.ts). */
   pusherDelivery: PusherDelivery;
+  /** OpenID tokens for integrations (widgets, Element Call), checked by GET /_matrix/federation/v1/openid/userinfo. */
+  openid: OpenIdTokens;
+  /** Event and room reports for the server admins. */
+  reports: ContentReports;
+  /** Jump to date: GET /rooms/{roomId}/timestamp_to_event. */
+  eventByTimestamp: EventByTimestamp;
   typing: Typing;
   receipts: Receipts;
   notifier: SyncNotifier;
@@ -125,6 +146,7 @@ export function createServices(deps: {
   });
   const input = new RoomInput(cache, committer, { serverName, key: signingKey }, log);
   const ctx: RoomsContext = { db, serverName, input, store, cache, accounts };
+  const reads = new RoomReads(ctx);
   // Unknown users/aliases in appservice namespaces are asked about once delivery runs (platform sets appserviceDelivery).
   const asQueries = new AppserviceQueries(() => services.appserviceDelivery);
   const aliases = new Aliases(ctx, appservices, asQueries);
@@ -171,9 +193,13 @@ export function createServices(deps: {
       cache,
       membership: new Membership(ctx, aliases, asQueries),
       messaging: bumpPresenceOnSend(new Messaging(ctx), userData.presence, log),
-      reads: new RoomReads(ctx),
+      reads,
+      relations: new RelationReads(ctx, reads),
       aliases,
       directory: new Directory(ctx),
+      search: new RoomSearch({ db, store, reads }),
+      hierarchy: new SpaceHierarchy(cache),
+      summaries: new RoomSummaries(cache, aliases),
       batchSend: new BatchSend({
         ctx,
         signer: { serverName, key: signingKey },
@@ -192,6 +218,10 @@ export function createServices(deps: {
     notifications,
     pushers,
     pusherDelivery,
+    openid: new OpenIdTokens(db, config.openid.token_lifetime_ms),
+    // Through services.rooms.reads so the reporter's visibility is the one every read endpoint applies.
+    reports: new ContentReports(db, { event: (r, roomId, eventId) => services.rooms.reads.event(r, roomId, eventId) }, store),
+    eventByTimestamp: new EventByTimestamp(ctx),
     typing,
     receipts,
     notifier,

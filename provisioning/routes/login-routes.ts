@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { ProvisioningDeps } from '../deps.js';
 import { ProvisioningError } from '../errors.js';
 import { userOf } from '../auth.js';
+import { callProcess } from '../process-forwarding.js';
 import { AUTH_ERRORS, NETWORK_ERRORS, err, type RouteTable } from '../route-table.js';
 import { EmptyObject, LoginFlowsResponse, LoginStep, ProcessParams, StepParams, UserIdQuery, UserInputBody } from '../schemas.js';
 import { wireStep } from '../wire.js';
@@ -10,11 +11,14 @@ const STEP_ERRORS = {
   ...AUTH_ERRORS,
   ...NETWORK_ERRORS,
   400: err('M_BAD_STATE: step id or type is not the current step’s; M_BAD_JSON: bad body; or the connector’s LoginError code'),
-  404: err('M_NOT_FOUND: unknown, foreign, cancelled, completed or expired login process'),
+  404: err('M_NOT_FOUND: unknown, foreign, cancelled, completed or expired login process, or its worker is gone'),
   409: err('IO.CAUSEWAY_LOGIN_STEP_IN_PROGRESS: another submission for this process is running'),
 };
 
-/** The login-process endpoints: flows, start, the two answerable step types, cancel. */
+/**
+ * The login-process endpoints: flows, start, the two answerable step types, cancel. Steps and
+ * cancel may reach a worker other than the process's: callProcess forwards them there.
+ */
 export function loginRoutes(table: RouteTable, deps: ProvisioningDeps): void {
   const { processes } = deps;
 
@@ -82,10 +86,9 @@ export function loginRoutes(table: RouteTable, deps: ProvisioningDeps): void {
       body: UserInputBody,
       responses: { 200: { description: 'The next step', schema: LoginStep }, ...STEP_ERRORS },
     },
-    async (req) => {
+    async (req, reply) => {
       const { processId, stepId } = req.params;
-      const next = await processes.submitUserInput(userOf(req), processId, stepId, req.body);
-      return wireStep(processId, next);
+      return callProcess(deps, userOf(req), { kind: 'user_input', processId, stepId, input: req.body }, reply);
     },
   );
 
@@ -105,10 +108,9 @@ export function loginRoutes(table: RouteTable, deps: ProvisioningDeps): void {
       querystring: UserIdQuery,
       responses: { 200: { description: 'The next step', schema: LoginStep }, ...STEP_ERRORS },
     },
-    async (req) => {
+    async (req, reply) => {
       const { processId, stepId } = req.params;
-      const next = await processes.wait(userOf(req), processId, stepId);
-      return wireStep(processId, next);
+      return callProcess(deps, userOf(req), { kind: 'display_and_wait', processId, stepId }, reply);
     },
   );
 
@@ -125,12 +127,9 @@ export function loginRoutes(table: RouteTable, deps: ProvisioningDeps): void {
       responses: {
         200: { description: 'Cancelled', schema: EmptyObject },
         ...AUTH_ERRORS,
-        404: err('M_NOT_FOUND: unknown, foreign or already ended login process'),
+        404: err('M_NOT_FOUND: unknown, foreign or already ended login process, or its worker is gone'),
       },
     },
-    async (req) => {
-      processes.cancel(userOf(req), req.params.processId);
-      return {};
-    },
+    async (req, reply) => callProcess(deps, userOf(req), { kind: 'cancel', processId: req.params.processId }, reply),
   );
 }

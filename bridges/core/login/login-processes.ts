@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { LoginError, type CompletedLogin, type LoginFlow, type LoginProcess, type LoginStep } from '../network/login-process.js';
 import { NetworkError } from '../network/network-client.js';
 import type { NetworkConnector } from '../network/network-connector.js';
 import type { UserLoginRecord } from '../storage/user-logins.js';
 import { LoginProcessError } from './login-process-error.js';
+import { newProcessId, newWorkerToken, workerOfProcess } from './process-id.js';
 import type { AnswerableStepType, ProcessStep, StartedProcess } from './process-step.js';
 import { Tombstones, type EndReason } from './tombstones.js';
 
@@ -23,6 +23,11 @@ export interface LoginProcessesOptions {
   maxPerUser?: number;
   /** Processes all users together may run at once (each may hold a network connection). Default 1000. */
   maxTotal?: number;
+  /**
+   * Names this worker in the process ids it mints (see process-id.ts); default a fresh random
+   * token. Other workers use it to forward steps here (ProcessRelay).
+   */
+  workerToken?: string;
   /** Observes every end (metrics, logs, tests). Must not throw. */
   onEnd?(event: { processId: string; userMxid: string; flowId: string; reason: EndReason }): void;
 }
@@ -68,12 +73,11 @@ const DEFAULT_MAX_TOTAL = 1000;
  * another user's process id behaves exactly like an unknown one (`not_found`).
  *
  * Cluster: the processes live in the memory of the worker that started them (they hold live
- * network connections, e.g. a Telegram auth-key exchange or a WhatsApp pairing socket), so every
- * request for a process must reach that worker: the load balancer routes
- * `/_matrix/provision/v3/login/{step,cancel}/{processId}/...` by processId (sticky hashing on
- * the path segment), or `start` answers with a worker-specific URL. Moving a process between
- * workers would need connectors able to serialise a half-finished login, which neither
- * Telegram's nor WhatsApp's login can do; finished logins are in Postgres and work anywhere.
+ * network connections, e.g. a Telegram auth-key exchange or a WhatsApp pairing socket). Moving a
+ * process between workers would need connectors able to serialise a half-finished login, which
+ * neither Telegram's nor WhatsApp's login can do; so instead each process id names its worker
+ * (`workerToken`), and a worker receiving a call for another worker's process forwards it there
+ * (`remoteWorkerOf`, ProcessRelay). Finished logins are in Postgres and work anywhere.
  */
 export class LoginProcesses {
   private readonly running = new Map<string, Running>();
@@ -85,12 +89,30 @@ export class LoginProcesses {
   private readonly maxTotal: number;
   private startingTotal = 0;
   private closed = false;
+  /** The worker token in every process id minted here. */
+  readonly workerToken: string;
 
   constructor(private readonly opts: LoginProcessesOptions) {
     this.idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_MS;
     this.maxPerUser = opts.maxPerUser ?? DEFAULT_MAX_PER_USER;
     this.maxTotal = opts.maxTotal ?? DEFAULT_MAX_TOTAL;
     this.tombstones = new Tombstones(Math.max(this.idleMs, 60_000));
+    this.workerToken = opts.workerToken ?? newWorkerToken();
+  }
+
+  /** How long a process may sit idle; also bounds how long one step can run (it expires then). */
+  get idleTimeoutMs(): number {
+    return this.idleMs;
+  }
+
+  /**
+   * The token of the worker holding this process when it is another worker's; undefined when the
+   * process would be here (this worker's id, or an id no worker mints: both are looked up locally
+   * and answered `not_found` if unknown).
+   */
+  remoteWorkerOf(processId: string): string | undefined {
+    const worker = workerOfProcess(processId);
+    return worker === undefined || worker === this.workerToken ? undefined : worker;
   }
 
   flows(): LoginFlow[] {
@@ -144,7 +166,7 @@ export class LoginProcesses {
       safeCancel(process);
       throw new LoginProcessError('ended', 'Login processes are shutting down');
     }
-    const processId = randomBytes(18).toString('base64url');
+    const processId = newProcessId(this.workerToken);
     if (first.type === 'complete') {
       // Some flows finish at once (a token login checked in start()): nothing to keep.
       const login = await this.complete(userMxid, first.complete, () => safeCancel(process));

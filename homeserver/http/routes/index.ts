@@ -12,6 +12,8 @@ import { notificationRoutes } from './notifications.js';
 import { registerRoutes as registrationRoutes } from './register.js';
 import { roomEventRoutes } from './room-events.js';
 import { roomHistoryRoutes } from './room-history.js';
+import { searchRoutes } from './search.js';
+import { spaceRoutes } from './spaces.js';
 import { roomRoutes } from './rooms.js';
 import { versionRoutes } from './versions.js';
 import { syncRoutes } from './sync.js';
@@ -22,6 +24,13 @@ import { toDeviceRoutes } from './to-device.js';
 import { userDataRoutes } from './user-data.js';
 import { pushRuleRoutes } from './push-rules.js';
 import { pusherRoutes } from './pushers.js';
+import { openIdRoutes } from './openid.js';
+import { voipRoutes } from './voip.js';
+import { threepidRoutes } from './threepid.js';
+import { reportRoutes } from './reports.js';
+import { reportAdminRoutes } from './reports-admin.js';
+import { timestampToEventRoutes } from './timestamp-to-event.js';
+import { relationRoutes } from './relations.js';
 
 export async function registerRoutes(app: FastifyInstance): Promise<void> {
   for (const routes of [
@@ -33,6 +42,9 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     roomRoutes,
     roomEventRoutes,
     roomHistoryRoutes,
+    searchRoutes,
+    spaceRoutes,
+    relationRoutes,
     batchSendRoutes,
     directoryRoutes,
     syncRoutes,
@@ -48,6 +60,12 @@ export async function registerRoutes(app: FastifyInstance): Promise<void> {
     appserviceAdminRoutes,
     appservicePingRoutes,
     thirdPartyRoutes,
+    openIdRoutes,
+    voipRoutes,
+    threepidRoutes,
+    reportRoutes,
+    reportAdminRoutes,
+    timestampToEventRoutes,
   ]) {
     await routes(app);
   }

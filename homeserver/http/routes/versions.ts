@@ -8,8 +8,15 @@ export const SPEC_VERSIONS = ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 
 export async function versionRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
 
-  /** `GET /_matrix/client/versions` — no auth; spec versions and unstable features. */
-  app.get('/_matrix/client/versions', async () => ({ versions: SPEC_VERSIONS, unstable_features: { [BATCH_SEND_FEATURE]: true } }));
+  /**
+   * `GET /_matrix/client/versions` — no auth; spec versions and unstable features. Threads come with
+   * v1.4 for current clients; `org.matrix.msc3440.stable` is what Synapse advertises for clients
+   * that predate that check.
+   */
+  app.get('/_matrix/client/versions', async () => ({
+    versions: SPEC_VERSIONS,
+    unstable_features: { [BATCH_SEND_FEATURE]: true, 'org.matrix.msc3440.stable': true },
+  }));
 
   /** `GET /.well-known/matrix/client` — where clients find the homeserver. */
   app.get('/.well-known/matrix/client', async () => ({ 'm.homeserver': { base_url: services.config.public_baseurl } }));

@@ -1,6 +1,7 @@
 import type { Db, Queryable, Tx } from '../../storage/db.js';
 import { lockStream, streamLockKey } from '../../storage/stream-lock.js';
 import type { BuiltEvent } from './event-builder.js';
+import { relationColumns, relationsCte } from './event-relations.js';
 
 /** One room's contribution to a batch: a run of events that extends the room's head. */
 export interface Chain {
@@ -151,6 +152,8 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
   const events = chains.flatMap((c) => c.events);
   const withTxn = events.filter((e) => e.draft.txn);
   const silent = new Set(sorted.flatMap((c) => c.silentEventIds ?? []));
+  // Relations (threads, edits, reactions) ride in the same statement; without any, the SQL is unchanged.
+  const relations = relationColumns(events);
   const { rows } = await db.query<{ event_id: string; stream_ordering: number | null; room_id: string } & Partial<TxnCols>>(
     `WITH dup AS MATERIALIZED (
        SELECT y.r, t.event_id, y.us, y.dv, y.ti
@@ -174,7 +177,7 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
        INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
        SELECT y.us, y.dv, y.ti, y.ev, $22::bigint FROM lk, unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
          AS y(us, dv, ti, ev, r)
-       WHERE y.r = ANY(lk.rooms) ON CONFLICT DO NOTHING)
+       WHERE y.r = ANY(lk.rooms) ON CONFLICT DO NOTHING)${relations ? `, ${relationsCte(23, 'ins')}` : ''}
      SELECT event_id, stream_ordering, room_id, NULL::text AS us, NULL::text AS dv, NULL::text AS ti FROM ins
      UNION ALL SELECT event_id, NULL::bigint, r, us, dv, ti FROM dup
      ORDER BY stream_ordering`,
@@ -201,6 +204,7 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
       withTxn.map((e) => e.eventId),
       withTxn.map((e) => e.pdu.room_id),
       Date.now(),
+      ...(relations ?? []),
     ],
   );
   const duplicates = duplicatesByRoom(rows.filter((r) => r.us !== null) as TxnRow[]);
@@ -298,6 +302,7 @@ async function writeBatch(tx: Tx, allChains: Chain[]): Promise<BatchResult> {
   await lockStream(tx, 'events');
   // Events and their transaction ids in one statement: one round trip less per batch.
   const withTxn = events.filter((e) => e.draft.txn);
+  const relations = relationColumns(events);
   const { rows } = await tx.query<{ event_id: string; stream_ordering: number }>(
     `WITH ins AS (
        INSERT INTO hs_events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned, txn_device, txn_id, silent)
@@ -306,7 +311,9 @@ async function writeBatch(tx: Tx, allChains: Chain[]): Promise<BatchResult> {
        ORDER BY n RETURNING event_id, stream_ordering),
      txns AS (
        INSERT INTO hs_event_txns (user_id, device_id, txn_id, event_id, created_ts)
-       SELECT *, $17::bigint FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING)
+       SELECT *, $17::bigint FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) ON CONFLICT DO NOTHING)${
+         relations ? `, ${relationsCte(18, 'ins')}` : ''
+       }
      SELECT event_id, stream_ordering FROM ins`,
     [
       ...eventRowColumns(events),
@@ -318,6 +325,7 @@ async function writeBatch(tx: Tx, allChains: Chain[]): Promise<BatchResult> {
       withTxn.map((e) => e.draft.txn!.txnId),
       withTxn.map((e) => e.eventId),
       Date.now(),
+      ...(relations ?? []),
     ],
   );
   const ordering = new Map(rows.map((r) => [r.event_id, r.stream_ordering]));
@@ -390,12 +398,19 @@ export function eventRowColumns(events: BuiltEvent[]): unknown[][] {
   ];
 }
 
-/** Marks the targets of the redactions among `events` (targets in the same room only), for live and historical writes alike. */
+/**
+ * Marks the targets of the redactions among `events` (targets in the same room only), for live and
+ * historical writes alike. A redacted child leaves its parent's aggregations and /relations (spec:
+ * redacting a relation removes it), so its relation row goes in the same statement.
+ */
 export async function applyRedactions(tx: Queryable, events: BuiltEvent[]): Promise<void> {
   const redactions = events.filter((e) => e.pdu.type === 'm.room.redaction');
   if (!redactions.length) return;
   await tx.query(
-    `UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
+    `WITH unrelate AS (
+       DELETE FROM hs_event_relations x USING unnest($1::text[], $3::text[]) AS v(target, room)
+       WHERE x.event_id = v.target AND x.room_id = v.room)
+     UPDATE hs_events SET redacted_by = v.redaction FROM unnest($1::text[], $2::text[], $3::text[]) AS v(target, redaction, room)
      WHERE event_id = v.target AND room_id = v.room AND redacted_by IS NULL`,
     [redactions.map((e) => redactsOf(e)), redactions.map((e) => e.eventId), redactions.map((e) => e.pdu.room_id)],
   );

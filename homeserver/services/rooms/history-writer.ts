@@ -2,6 +2,7 @@ import { MatrixError } from '../../matrix/errors.js';
 import type { Db, Tx } from '../../storage/db.js';
 import { buildEvent, type BuiltEvent, type EventDraft, type Signer } from './event-builder.js';
 import { applyRedactions, eventRowColumns } from './event-committer.js';
+import { relationColumns, relationsCte } from './event-relations.js';
 import type { RoomState } from './room-state.js';
 
 /**
@@ -72,12 +73,15 @@ export class HistoryWriter {
 }
 
 async function insertEvents(tx: Tx, events: BuiltEvent[], positions: number[]): Promise<void> {
+  const relations = relationColumns(events);
   try {
     await tx.query(
-      `INSERT INTO hs_events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-         $9::text[], $10::text[])`,
-      [positions, ...eventRowColumns(events)],
+      `WITH ins AS (
+         INSERT INTO hs_events (stream_ordering, event_id, room_id, type, state_key, sender, origin_server_ts, depth, json, unsigned)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+           $9::text[], $10::text[]) RETURNING event_id, stream_ordering)${relations ? `, ${relationsCte(11, 'ins')}` : ''}
+       SELECT count(*) FROM ins`,
+      [positions, ...eventRowColumns(events), ...(relations ?? [])],
     );
   } catch (err) {
     // Another request stored one of the caller-chosen ids between our check and this insert.

@@ -1,6 +1,7 @@
 import { MatrixError } from '../../matrix/errors.js';
 import { parseEventId, parseRoomId } from '../../matrix/ids.js';
 import type { Requester } from '../requester.js';
+import { bundleAggregations } from './bundled-aggregations.js';
 import { toClientEvent, type ClientEvent, type EventRow } from './client-event.js';
 import type { Direction } from './event-store.js';
 import { VisibilityFilter } from './history-visibility.js';
@@ -86,20 +87,33 @@ export class RoomReads {
     return toClientEvent(rows[0], requester);
   }
 
+  /** `GET /rooms/{roomId}/event/{eventId}`, with its bundled aggregations. */
   async event(requester: Requester, roomId: string, eventId: string): Promise<ClientEvent> {
+    const { row, filter } = await this.visibleEvent(requester, roomId, eventId);
+    const event = toClientEvent(row, requester);
+    await bundleAggregations(this.ctx.db, [event], requester, filter.cutoff);
+    return event;
+  }
+
+  /** A stored event of the room the requester may see, or M_NOT_FOUND (M_FORBIDDEN for a room they were never in). */
+  async visibleEvent(requester: Requester, roomId: string, eventId: string): Promise<{ row: EventRow; filter: VisibilityFilter }> {
     parseEventId(eventId);
     const filter = await this.visibility(requester, roomId);
     const row = await this.ctx.store.getEvent(eventId);
     if (!row || (JSON.parse(row.json) as { room_id: string }).room_id !== roomId || !this.visible(filter, row))
       throw MatrixError.notFound('Event not found');
-    return toClientEvent(row, requester);
+    return { row, filter };
   }
 
-  /** `GET /rooms/{roomId}/messages`: pages of visible events from a token in either direction. */
+  /**
+   * `GET /rooms/{roomId}/messages`: pages of visible events from a token in either direction, with
+   * bundled aggregations (one query per page; `bundle: false` for callers that bundle themselves).
+   */
   async messages(
     requester: Requester,
     roomId: string,
     q: { from?: string; to?: string; dir: Direction; limit?: number; filter?: EventFilter },
+    bundle = true,
   ) {
     const visibility = await this.visibility(requester, roomId);
     const limit = clampLimit(q.limit ?? q.filter?.limit ?? 10);
@@ -130,6 +144,7 @@ export class RoomReads {
       }
     }
     const events = chunk.map((r) => toClientEvent(r, requester));
+    if (bundle) await bundleAggregations(this.ctx.db, events, requester, visibility.cutoff);
     const end = exhausted && chunk.length < limit ? undefined : streamToken(cursor);
     const result: Record<string, unknown> = { start, chunk: events };
     if (end !== undefined && events.length) result.end = end;
@@ -139,22 +154,24 @@ export class RoomReads {
 
   /** `GET /rooms/{roomId}/context/{eventId}`. */
   async context(requester: Requester, roomId: string, eventId: string, limit = 10, filter?: EventFilter) {
-    const event = await this.event(requester, roomId, eventId);
-    const row = (await this.ctx.store.getEvent(eventId))!;
+    const { row, filter: visibility } = await this.visibleEvent(requester, roomId, eventId);
+    const event = toClientEvent(row, requester);
     const n = clampLimit(limit);
-    const before = await this.messages(requester, roomId, {
-      from: streamToken(row.stream_ordering - 1),
-      dir: 'b',
-      limit: Math.floor(n / 2),
-      filter,
-    });
-    const after = await this.messages(requester, roomId, {
-      from: streamToken(row.stream_ordering),
-      dir: 'f',
-      limit: Math.ceil(n / 2),
-      filter,
-    });
+    const before = await this.messages(
+      requester,
+      roomId,
+      { from: streamToken(row.stream_ordering - 1), dir: 'b', limit: Math.floor(n / 2), filter },
+      false,
+    );
+    const after = await this.messages(
+      requester,
+      roomId,
+      { from: streamToken(row.stream_ordering), dir: 'f', limit: Math.ceil(n / 2), filter },
+      false,
+    );
     const eventsAfter = after.chunk as ClientEvent[];
+    // One aggregation query for the whole response.
+    await bundleAggregations(this.ctx.db, [event, ...(before.chunk as ClientEvent[]), ...eventsAfter], requester, visibility.cutoff);
     const lastRow = eventsAfter.length ? await this.ctx.store.getEvent(eventsAfter[eventsAfter.length - 1]!.event_id) : row;
     // Backfilled history (negative positions) has no state of its own: it was authorised against the
     // room's current state, so that is the state it is shown with.
@@ -183,7 +200,8 @@ export class RoomReads {
     return rows.map((r) => toClientEvent(r, requester)).filter((e) => senders.has(e.state_key!));
   }
 
-  private visible(filter: VisibilityFilter, row: EventRow): boolean {
+  /** Whether `row` is inside what `filter` lets its user see (history visibility and a departed user's cutoff). */
+  visible(filter: VisibilityFilter, row: EventRow): boolean {
     return row.stream_ordering <= filter.cutoff && filter.canSee(row);
   }
 
@@ -194,7 +212,7 @@ export class RoomReads {
   }
 
   /** Requester must be or have been in the room (or the room is world-readable). */
-  private async visibility(requester: Requester, roomIdText: string): Promise<VisibilityFilter> {
+  async visibility(requester: Requester, roomIdText: string): Promise<VisibilityFilter> {
     const room = await this.requireRoom(roomIdText);
     const membership = room.membershipOf(requester.userId);
     const worldReadable = room.get('m.room.history_visibility', '')?.content.history_visibility === 'world_readable';
@@ -226,6 +244,6 @@ function sqlTypes(f: EventFilter | undefined): string[] | undefined {
 }
 
 /** Filter type patterns allow a trailing '*' wildcard (spec: EventFilter.types). */
-function globMatch(pattern: string, value: string): boolean {
+export function globMatch(pattern: string, value: string): boolean {
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value;
 }

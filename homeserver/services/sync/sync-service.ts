@@ -20,6 +20,8 @@ import { RecentEvents } from './recent-events.js';
 import type { OtkCounts } from '../e2e/index.js';
 import type { RoomState } from '../rooms/room-state.js';
 import { roomIncluded, timelineLimit, typeAllowed, type SyncFilter } from './sync-filter.js';
+import { bundleAggregations } from '../rooms/bundled-aggregations.js';
+import { mayHaveChildren } from './timeline-aggregations.js';
 
 export interface SyncRequest {
   since?: string;
@@ -359,10 +361,20 @@ export class SyncService {
     }
     const replaced = await this.timelines.eventsById(replacedIds);
 
+    // Bundled aggregations: one query for every timeline of the response, none when no event can have children.
+    const clientTimelines = new Map<string, ClientEvent[]>();
+    const parents: ClientEvent[] = [];
+    for (const [roomId, t] of prepared) {
+      const events = t.events.map((r) => toClientEvent(r, requester));
+      clientTimelines.set(roomId, events);
+      parents.push(...mayHaveChildren(timelines.get(roomId) ?? [], t.limited, events));
+    }
+    if (parents.length) await bundleAggregations(this.deps.db, parents, requester, to.events);
+
     const out: Record<string, unknown> = {};
     for (const roomId of roomIds) {
       const t = prepared.get(roomId) ?? { events: [], limited: false };
-      const timelineEvents = t.events.map((r) => toClientEvent(r, requester));
+      const timelineEvents = clientTimelines.get(roomId) ?? [];
       let state: ClientEvent[];
       if (fullRooms.includes(roomId)) state = this.stateBeforeTimeline(currentState.get(roomId) ?? [], t.events, replaced, requester);
       else state = (gaps.get(roomId) ?? []).map((r) => toClientEvent(r, requester));
@@ -568,11 +580,13 @@ export class SyncService {
       left.map((m) => ({ roomId: m.room_id, from: full ? BEFORE_ALL_EVENTS : from.events, to: Math.min(m.stream_ordering, to.events) })),
       limit,
     );
+    const parents: ClientEvent[] = [];
     for (const m of left) {
       const rows = timelines.get(m.room_id) ?? [];
       const events = (await this.visibleTo(requester.userId, m.room_id, rows.slice(0, limit).reverse())).map((r) =>
         toClientEvent(r, requester),
       );
+      parents.push(...mayHaveChildren(rows, rows.length > limit, events));
       out[m.room_id] = {
         timeline: {
           events,
@@ -583,6 +597,9 @@ export class SyncService {
         account_data: { events: [] },
       };
     }
+    // Nothing after a leave may show: with several left rooms, the earliest leave bounds them all (rare, and only ever hides).
+    const upTo = Math.min(to.events, ...left.map((m) => m.stream_ordering));
+    if (parents.length) await bundleAggregations(this.deps.db, parents, requester, upTo);
     return out;
   }
 }
