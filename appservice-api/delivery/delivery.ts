@@ -1,3 +1,4 @@
+import { abortableSleep } from '../../homeserver/runtime/abortable-sleep.js';
 import pg from 'pg';
 import type { AppserviceRegistration, AppserviceRegistry } from '../../homeserver/services/appservices/registry-port.js';
 import type { Db } from '../../homeserver/storage/db.js';
@@ -292,18 +293,6 @@ export class AppserviceDelivery {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-
 /** One appservice's delivery: at most one transaction in flight, strictly in stream order. */
 export class DeliveryLoop {
   private abort = new AbortController();
@@ -363,7 +352,7 @@ export class DeliveryLoop {
         if (!this.hasLease) {
           this.hasLease = await this.svc.tryLease(this.reg.id);
           if (!this.hasLease) {
-            await sleep(this.svc.opts.leaseRetryMs, signal);
+            await abortableSleep(this.svc.opts.leaseRetryMs, signal);
             continue;
           }
           this.state = await this.loadState();
@@ -381,7 +370,7 @@ export class DeliveryLoop {
         const cap = this.transport.local ? o.localBackoffCapMs : o.remoteBackoffCapMs;
         const delay = Math.min(cap, o.backoffBaseMs * 2 ** Math.min(this.failures - 1, 30));
         this.svc.opts.log?.warn({ err, appservice: this.reg.id, failures: this.failures, retryInMs: delay }, 'appservice delivery failed');
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { abortableSleep } from '../../runtime/abortable-sleep.js';
 import type { Db } from '../../storage/db.js';
 import type { PubSub } from '../../runtime/ports.js';
 import type { Logger } from '../../runtime/logger.js';
@@ -42,18 +43,6 @@ const DEFAULTS: PusherDeliverySettings = {
   leaseRetryMs: 2000,
   sweepMs: 5 * 60 * 1000,
 };
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 /**
  * Push notifications to HTTP pushers (spec: Push Gateway API), off the send path: after commit,
@@ -120,7 +109,7 @@ export class PusherDelivery {
     const { signal } = this.abort;
     while (!signal.aborted) {
       if (!(await this.lease.tryAcquire())) {
-        await sleep(this.settings.leaseRetryMs, signal);
+        await abortableSleep(this.settings.leaseRetryMs, signal);
         continue;
       }
       // Ends on lease loss or on stop(), whichever comes first (stop may come during tryAcquire).

@@ -1,3 +1,4 @@
+import { abortableSleep } from '../../runtime/abortable-sleep.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Notifications, NotifyingEvent } from '../notifications/notifications.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
@@ -35,18 +36,6 @@ export interface WorkerDeps {
 
 /** The pusher was deleted while being worked on. */
 class PusherGone extends Error {}
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 /**
  * One HTTP pusher's delivery: strictly in stream order, one notification at a time. Each step
@@ -141,7 +130,7 @@ export class PusherWorker {
         const t = this.deps.timings;
         const delay = Math.min(t.backoffCapMs, t.backoffBaseMs * 2 ** Math.min(this.failures - 1, 30));
         this.deps.log?.warn({ err, user: this.pusher.user_id, app_id: this.pusher.app_id, retryInMs: delay }, 'push failed');
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
         this.dirty = true;
       }
     }

@@ -1,10 +1,7 @@
+import { twoProcesses } from '../../helpers/two-processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { createPlatform, type Platform } from '../../../homeserver/platform.js';
-import { createLogger } from '../../../homeserver/runtime/logger.js';
-import { openDb, type Db } from '../../../homeserver/storage/db.js';
-import { call, enc, makeUser, testConfig, type TestUser } from '../../helpers/platform.js';
-import { freshSchemaDb, TEST_DATABASE_URL } from '../../helpers/database.js';
+import type { Platform } from '../../../homeserver/platform.js';
+import { call, enc, makeUser, type TestUser } from '../../helpers/platform.js';
 
 /**
  * Client transaction ids are checked inside the commit itself (event-committer.ts: the `dup` CTE
@@ -13,9 +10,6 @@ import { freshSchemaDb, TEST_DATABASE_URL } from '../../helpers/database.js';
  * batched with new sends, a retried redaction, a retry refused before the commit, and the same
  * transaction racing through two processes.
  */
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-let dbA: Awaited<ReturnType<typeof freshSchemaDb>>;
-let dbB: Db;
 let a: Platform;
 let b: Platform;
 let alice: TestUser;
@@ -30,22 +24,16 @@ async function messages(roomId: string, type = 'm.room.message'): Promise<{ even
   return res.body.chunk.filter((e: { type: string }) => e.type === type).reverse();
 }
 
+let cluster: Awaited<ReturnType<typeof twoProcesses>> | undefined;
+
 beforeAll(async () => {
-  const config = testConfig({
-    runtime: { transport: 'redis', redis_url: REDIS_URL, redis_prefix: `txn_${randomBytes(4).toString('hex')}` },
-  });
-  dbA = await freshSchemaDb();
-  dbB = await openDb({ connection: { connectionString: TEST_DATABASE_URL }, poolSize: 10, schema: dbA.schema });
-  a = await createPlatform({ config, db: dbA, log: createLogger('silent') });
-  b = await createPlatform({ config, db: dbB, log: createLogger('silent') });
+  cluster = await twoProcesses('txn');
+  ({ a, b } = cluster);
   alice = await makeUser(a, 'alice');
   bob = await makeUser(a, 'bob');
 });
 afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await dbB?.close();
-  await dbA?.close();
+  await cluster?.close();
 });
 
 describe('client transaction ids, checked in the commit', () => {

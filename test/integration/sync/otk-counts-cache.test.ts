@@ -1,10 +1,7 @@
+import { twoProcesses } from '../../helpers/two-processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { createPlatform, type Platform } from '../../../homeserver/platform.js';
-import { createLogger } from '../../../homeserver/runtime/logger.js';
-import { openDb, type Db } from '../../../homeserver/storage/db.js';
-import { call, makeUser, testConfig, type TestUser } from '../../helpers/platform.js';
-import { freshSchemaDb, TEST_DATABASE_URL } from '../../helpers/database.js';
+import type { Platform } from '../../../homeserver/platform.js';
+import { call, makeUser, type TestUser } from '../../helpers/platform.js';
 
 /**
  * Sync keeps one-time/fallback key counts in memory (sync/otk-counts.ts) and drops them on every
@@ -12,10 +9,6 @@ import { freshSchemaDb, TEST_DATABASE_URL } from '../../helpers/database.js';
  * Redis pub/sub. A stale count is an E2EE bug (a client that believes it has keys stops uploading
  * and its peers cannot start sessions), so every change path is checked against both processes.
  */
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `otkcache_${randomBytes(4).toString('hex')}`;
-let dbA: Awaited<ReturnType<typeof freshSchemaDb>>;
-let dbB: Db;
 let a: Platform;
 let b: Platform;
 let alice: TestUser;
@@ -44,20 +37,16 @@ async function eventually(p: Platform, u: TestUser, expected: number) {
   expect(last).toBe(expected);
 }
 
+let cluster: Awaited<ReturnType<typeof twoProcesses>> | undefined;
+
 beforeAll(async () => {
-  const config = testConfig({ runtime: { transport: 'redis', redis_url: REDIS_URL, redis_prefix: prefix } });
-  dbA = await freshSchemaDb();
-  dbB = await openDb({ connection: { connectionString: TEST_DATABASE_URL }, poolSize: 10, schema: dbA.schema });
-  a = await createPlatform({ config, db: dbA, log: createLogger('silent') });
-  b = await createPlatform({ config, db: dbB, log: createLogger('silent') });
+  cluster = await twoProcesses('otkcache');
+  ({ a, b } = cluster);
   alice = await makeUser(a, 'alice');
   bob = await makeUser(a, 'bob');
 });
 afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await dbB?.close();
-  await dbA?.close();
+  await cluster?.close();
 });
 
 describe('one-time key counts in sync (cached per device, dropped on every change)', () => {

@@ -1,20 +1,13 @@
+import { twoProcesses } from '../../helpers/two-processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { createPlatform, type Platform } from '../../../homeserver/platform.js';
-import { createLogger } from '../../../homeserver/runtime/logger.js';
-import { openDb, type Db } from '../../../homeserver/storage/db.js';
-import { call, enc, makeUser, testConfig, type TestUser } from '../../helpers/platform.js';
-import { freshSchemaDb, TEST_DATABASE_URL } from '../../helpers/database.js';
+import type { Platform } from '../../../homeserver/platform.js';
+import { call, enc, makeUser, type TestUser } from '../../helpers/platform.js';
 
 /**
  * Two platforms on one database schema with the Redis runtime: what one process writes, the
  * other learns only through Redis pub/sub. Sync's in-memory caches (positions, changed rooms,
  * memberships, recent timelines, unread counts) must never hide or duplicate anything.
  */
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const prefix = `sync2p_${randomBytes(4).toString('hex')}`;
-let dbA: Awaited<ReturnType<typeof freshSchemaDb>>;
-let dbB: Db;
 let a: Platform;
 let b: Platform;
 let alice: TestUser;
@@ -40,21 +33,17 @@ async function settled(p: Platform): Promise<void> {
   expect(p.services.notifier.eventsPosition).toBeGreaterThanOrEqual(max);
 }
 
+let cluster: Awaited<ReturnType<typeof twoProcesses>> | undefined;
+
 beforeAll(async () => {
-  const config = testConfig({ runtime: { transport: 'redis', redis_url: REDIS_URL, redis_prefix: prefix } });
-  dbA = await freshSchemaDb();
-  dbB = await openDb({ connection: { connectionString: TEST_DATABASE_URL }, poolSize: 10, schema: dbA.schema });
-  a = await createPlatform({ config, db: dbA, log: createLogger('silent') });
-  b = await createPlatform({ config, db: dbB, log: createLogger('silent') });
+  cluster = await twoProcesses('sync2p');
+  ({ a, b } = cluster);
   alice = await makeUser(a, 'alice');
   bob = await makeUser(a, 'bob');
   carol = await makeUser(a, 'carol');
 });
 afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await dbB?.close();
-  await dbA?.close();
+  await cluster?.close();
 });
 
 describe('sync across two processes (Redis runtime, one database)', () => {
