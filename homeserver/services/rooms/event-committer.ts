@@ -206,6 +206,8 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
       Date.now(),
       ...(relations ?? []),
     ],
+    // Every send runs this statement: named, it is parsed once per connection (see Queryable).
+    relations ? 'hs_commit_simple_relations' : 'hs_commit_simple',
   );
   const duplicates = duplicatesByRoom(rows.filter((r) => r.us !== null) as TxnRow[]);
   const inserted = rows.filter((r) => r.us === null);
