@@ -7,8 +7,9 @@ export interface Queryable {
    * connection instead of on every call. Only for hot statements whose text never varies under
    * that name. Connections run with plan_cache_mode = force_custom_plan, so a named statement is
    * still planned for its actual arguments each time: generic plans (Postgres's default after five
-   * runs) doubled Postgres's CPU per event on the write path with batches (bench:events), while
-   * skipping only the parse took bench:events from 2,354-2,726 to 3,280-3,342 events/s.
+   * runs) raised Postgres's CPU per event on the write path with batches (bench:events, sessions 1
+   * and 3), while skipping only the parse of the send statement moved bench:events from 2,354-3,073
+   * to 2,510-3,464 events/s and its p50 at 1,000 events/s from 4.1-6.2 to 2.9-4.3 ms (noisy VM).
    */
   query<R extends pg.QueryResultRow = Record<string, any>>(sql: string, params?: unknown[], name?: string): Promise<pg.QueryResult<R>>;
 }
