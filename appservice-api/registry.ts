@@ -19,6 +19,14 @@ export interface RegistryDeps {
   log?: Logger;
 }
 
+/** The registry a process builds from its config (`server_name`, `appservices.registration_files`). */
+export function registryFromConfig(
+  config: { server_name: string; appservices: { registration_files: string[] } },
+  deps: { db: Db; pubsub: PubSub; log?: Logger },
+): Registry {
+  return new Registry({ ...deps, serverName: config.server_name, registrationFiles: config.appservices.registration_files });
+}
+
 /**
  * Every application-service registration in force: those from config files (read at start) plus
  * those added at runtime, stored in `as_registrations`. A runtime change publishes on

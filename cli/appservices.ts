@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../homeserver/config.js';
 import { createLogger } from '../homeserver/runtime/logger.js';
-import { createRuntime } from '../homeserver/runtime/create-runtime.js';
+import { createRuntimeFromConfig } from '../homeserver/runtime/create-runtime.js';
 import { migrateAll, openDatabase } from '../homeserver/storage/open-database.js';
-import { Registry } from '../appservice-api/registry.js';
+import { Registry, registryFromConfig } from '../appservice-api/registry.js';
 import { RegistrationError } from '../appservice-api/registration/parse-registration.js';
 import type { AppserviceRegistration } from '../homeserver/services/appservices/registry-port.js';
 
@@ -16,17 +16,8 @@ import type { AppserviceRegistration } from '../homeserver/services/appservices/
 async function withRegistry<T>(config: Config, fn: (registry: Registry) => Promise<T>): Promise<T> {
   const log = createLogger('warn');
   const db = await openDatabase(config.database, log);
-  const runtime =
-    config.runtime.transport === 'redis'
-      ? createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix })
-      : createRuntime({ transport: 'memory' });
-  const registry = new Registry({
-    db,
-    pubsub: runtime.pubsub,
-    serverName: config.server_name,
-    registrationFiles: config.appservices.registration_files,
-    log,
-  });
+  const runtime = createRuntimeFromConfig(config.runtime);
+  const registry = registryFromConfig(config, { db, pubsub: runtime.pubsub, log });
   try {
     await migrateAll(db);
     await registry.start();

@@ -3,10 +3,10 @@ import { closeOnSignals } from './close-on-signals.js';
 import { startMetricsListener } from './metrics/metrics-listener.js';
 import { createPlatformMetrics } from './metrics/platform-metrics.js';
 import { createLogger, type Logger } from './runtime/logger.js';
-import { createRuntime } from './runtime/create-runtime.js';
+import { createRuntimeFromConfig } from './runtime/create-runtime.js';
 import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
-import { Registry } from '../appservice-api/registry.js';
+import { registryFromConfig } from '../appservice-api/registry.js';
 import { runBridges } from '../bridges/core/run-bridges.js';
 
 export interface BridgeWorker {
@@ -34,15 +34,9 @@ export async function runBridgeWorker(config: Config): Promise<BridgeWorker> {
     // A worker may be the first process on a fresh database: the registry's table must exist.
     await migrateAll(db);
     // Partial roles imply the Redis runtime (roles-checks.ts): registrations, leases and wake-ups cross processes.
-    const runtime = createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix });
+    const runtime = createRuntimeFromConfig(config.runtime);
     closers.push(() => runtime.close());
-    const registry = new Registry({
-      db,
-      pubsub: runtime.pubsub,
-      serverName: config.server_name,
-      registrationFiles: config.appservices.registration_files,
-      log,
-    });
+    const registry = registryFromConfig(config, { db, pubsub: runtime.pubsub, log });
     await registry.start();
     closers.push(() => registry.stop());
     const metrics = createPlatformMetrics(config.metrics.enabled);

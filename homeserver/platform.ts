@@ -3,13 +3,13 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Config } from './config-schema.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './runtime/logger.js';
-import { createRuntime } from './runtime/create-runtime.js';
+import { createRuntimeFromConfig } from './runtime/create-runtime.js';
 import type { Runtime } from './runtime/ports.js';
 import { createServices, type Services } from './services/services.js';
 import { loadOrCreateSigningKey } from './services/signing-keys.js';
 import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
-import { Registry } from '../appservice-api/registry.js';
+import { registryFromConfig } from '../appservice-api/registry.js';
 import { AppserviceDelivery } from '../appservice-api/delivery/delivery.js';
 import { runBridges } from '../bridges/core/run-bridges.js';
 import { closeOnSignals } from './close-on-signals.js';
@@ -50,19 +50,10 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
   const log = opts.log ?? createLogger(config.log.level);
   const db = opts.db ?? (await openDatabase(config.database, log));
   await migrateAll(db);
-  const runtime =
-    config.runtime.transport === 'redis'
-      ? createRuntime({ transport: 'redis', redisUrl: config.runtime.redis_url!, prefix: config.runtime.redis_prefix })
-      : createRuntime({ transport: 'memory' });
+  const runtime = createRuntimeFromConfig(config.runtime);
   const metrics = createPlatformMetrics(config.metrics.enabled);
   const signingKey = await loadOrCreateSigningKey(db);
-  const appservices = new Registry({
-    db,
-    pubsub: runtime.pubsub,
-    serverName: config.server_name,
-    registrationFiles: config.appservices.registration_files,
-    log,
-  });
+  const appservices = registryFromConfig(config, { db, pubsub: runtime.pubsub, log });
   await appservices.start();
   const services = createServices({ config, db, runtime, log, signingKey, appservices });
   await services.start();

@@ -109,3 +109,10 @@ function assemble(
     },
   };
 }
+
+/** The runtime the `runtime` config section names (config checks guarantee redis_url for 'redis'). */
+export function createRuntimeFromConfig(c: { transport: 'memory' | 'redis'; redis_url?: string; redis_prefix: string }): Runtime {
+  return c.transport === 'redis'
+    ? createRuntime({ transport: 'redis', redisUrl: c.redis_url!, prefix: c.redis_prefix })
+    : createRuntime({ transport: 'memory' });
+}

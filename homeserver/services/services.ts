@@ -221,7 +221,7 @@ export function createServices(deps: {
     openid: new OpenIdTokens(db, config.openid.token_lifetime_ms),
     // Through services.rooms.reads so the reporter's visibility is the one every read endpoint applies.
     reports: new ContentReports(db, { event: (r, roomId, eventId) => services.rooms.reads.event(r, roomId, eventId) }, store),
-    eventByTimestamp: new EventByTimestamp(ctx),
+    eventByTimestamp: new EventByTimestamp(ctx, reads),
     typing,
     receipts,
     notifier,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import * as sdk from 'matrix-js-sdk';
+import { registerSdkClient } from './register-sdk-client.js';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
 import type { Platform } from '../../homeserver/platform.js';
 import { buildPlatform } from '../helpers/platform.js';
@@ -34,15 +35,7 @@ const BRIDGE_CONFIG = { outbox: { base_backoff_ms: 3000, max_attempts: 4 } };
 const PNG = Uint8Array.from(Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'));
 
 async function startedClient(username: string): Promise<sdk.MatrixClient> {
-  const anon = sdk.createClient({ baseUrl });
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: `${username} password` });
-  } catch (err) {
-    session = (err as sdk.MatrixError).data.session as string;
-  }
-  const res = await anon.registerRequest({ username, password: `${username} password`, auth: { type: 'm.login.dummy', session } });
-  const client = sdk.createClient({ baseUrl, userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id });
+  const client = await registerSdkClient(baseUrl, username);
   const prepared = new Promise<void>((resolve) => client.once(sdk.ClientEvent.Sync, () => resolve()));
   await client.startClient({ initialSyncLimit: 50 });
   await prepared;

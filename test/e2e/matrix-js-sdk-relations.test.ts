@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sdk from 'matrix-js-sdk';
+import { registerSdkClient } from './register-sdk-client.js';
 import type { Platform } from '../../homeserver/platform.js';
 import { buildPlatform } from '../helpers/platform.js';
 
@@ -8,15 +9,7 @@ let p: Platform;
 let baseUrl: string;
 
 async function registerClient(username: string): Promise<sdk.MatrixClient> {
-  const anon = sdk.createClient({ baseUrl });
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: `${username} password` });
-  } catch (err) {
-    session = (err as sdk.MatrixError).data.session as string;
-  }
-  const res = await anon.registerRequest({ username, password: `${username} password`, auth: { type: 'm.login.dummy', session } });
-  return sdk.createClient({ baseUrl, userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id });
+  return registerSdkClient(baseUrl, username);
 }
 
 beforeAll(async () => {

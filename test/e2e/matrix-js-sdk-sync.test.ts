@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sdk from 'matrix-js-sdk';
+import { registerSdkClient } from './register-sdk-client.js';
 import type { Platform } from '../../homeserver/platform.js';
 import { buildPlatform } from '../helpers/platform.js';
 
@@ -12,15 +13,7 @@ let baseUrl: string;
 const clients: sdk.MatrixClient[] = [];
 
 async function startedClient(username: string): Promise<sdk.MatrixClient> {
-  const anon = sdk.createClient({ baseUrl });
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: `${username} password` });
-  } catch (err) {
-    session = (err as sdk.MatrixError).data.session as string;
-  }
-  const res = await anon.registerRequest({ username, password: `${username} password`, auth: { type: 'm.login.dummy', session } });
-  const client = sdk.createClient({ baseUrl, userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id });
+  const client = await registerSdkClient(baseUrl, username);
   clients.push(client);
   const prepared = new Promise<void>((resolve, reject) => {
     client.on(sdk.ClientEvent.Sync, (state, _prev, data) => {

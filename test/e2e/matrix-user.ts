@@ -5,6 +5,7 @@
  * redaction empties it.
  */
 import * as sdk from 'matrix-js-sdk';
+import { registerSdkClient } from './register-sdk-client.js';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
 
 (logger as unknown as { disableAll(): void }).disableAll(); // the SDK's request log drowns the test output
@@ -26,15 +27,7 @@ export interface MatrixUser {
 }
 
 export async function startMatrixUser(baseUrl: string, username: string): Promise<MatrixUser> {
-  const anon = sdk.createClient({ baseUrl });
-  let session: string | undefined;
-  try {
-    await anon.registerRequest({ username, password: `${username} password` });
-  } catch (err) {
-    session = (err as sdk.MatrixError).data.session as string;
-  }
-  const res = await anon.registerRequest({ username, password: `${username} password`, auth: { type: 'm.login.dummy', session } });
-  const client = sdk.createClient({ baseUrl, userId: res.user_id, accessToken: res.access_token, deviceId: res.device_id });
+  const client = await registerSdkClient(baseUrl, username);
   const seen = new Map<string, Map<string, Arrival>>();
   client.on(sdk.RoomEvent.Timeline, (event: sdk.MatrixEvent, room: sdk.Room | undefined) => {
     const roomId = room?.roomId ?? event.getRoomId();

@@ -14,6 +14,7 @@ const RANDOM_BYTES = 18;
 const TOKEN_LENGTH = (TOKEN_BYTES / 3) * 4;
 const ID_LENGTH = TOKEN_LENGTH + (RANDOM_BYTES / 3) * 4;
 const ID = new RegExp(`^[A-Za-z0-9_-]{${ID_LENGTH}}$`);
+const TOKEN = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_LENGTH}}$`);
 
 /** A fresh worker token (one per LoginProcesses instance, i.e. per bridge per worker). */
 export function newWorkerToken(): string {
@@ -21,7 +22,7 @@ export function newWorkerToken(): string {
 }
 
 export function isWorkerToken(token: string): boolean {
-  return token.length === TOKEN_LENGTH && ID.test(token + 'A'.repeat(ID_LENGTH - TOKEN_LENGTH));
+  return TOKEN.test(token);
 }
 
 export function newProcessId(workerToken: string): string {

@@ -34,11 +34,16 @@ interface Row {
   attempts: number;
 }
 
+const keyOf = (r: Pick<Row, 'chat_id' | 'receiver'>): PortalKey => ({
+  chatId: r.chat_id as RemoteChatId,
+  ...(r.receiver ? { receiver: r.receiver as LoginId } : {}),
+});
+
 const fromRow = (r: Row): OutboxRow => ({
   eventId: r.event_id,
   seq: Number(r.seq),
   roomId: r.room_id,
-  key: { chatId: r.chat_id as RemoteChatId, ...(r.receiver ? { receiver: r.receiver as LoginId } : {}) },
+  key: keyOf(r),
   loginId: r.login_id as LoginId,
   event: r.event,
   attempts: r.attempts,
@@ -94,7 +99,7 @@ export class OutboxStore {
     return rows.map((r) => ({
       eventId: r.event_id,
       seq: Number(r.seq),
-      key: { chatId: r.chat_id as RemoteChatId, ...(r.receiver ? { receiver: r.receiver as LoginId } : {}) },
+      key: keyOf(r),
       loginId: r.login_id as LoginId,
       attempts: r.attempts,
       dueTs: Number(r.next_attempt_ts),

@@ -32,6 +32,8 @@ interface Row {
 const COLUMNS = 'message_remote_id, sender_remote_id, key, reaction_remote_id, event_id, timestamp, removed_ts';
 /** Reactions currently shown (not tombstones). */
 const LIVE = 'removed_ts IS NULL';
+/** One (message, sender, key) of a portal; parameters $1-$6 from `ReactionStore.oneParams`. */
+const ONE = 'bridge_id = $1 AND chat_id = $2 AND receiver = $3 AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6';
 
 const fromRow = (r: Row): StoredReaction => ({
   messageRemoteId: r.message_remote_id as RemoteMessageId,
@@ -49,6 +51,10 @@ export class ReactionStore {
     private db: Queryable,
     readonly bridgeId: string,
   ) {}
+
+  private oneParams(key: PortalKey, messageRemoteId: RemoteMessageId, senderRemoteId: RemoteUserId, emoji: string) {
+    return [this.bridgeId, key.chatId, key.receiver ?? '', messageRemoteId, senderRemoteId, emoji];
+  }
 
   /** The reaction shown now, if any. */
   async get(
@@ -71,9 +77,8 @@ export class ReactionStore {
     q: Queryable = this.db,
   ): Promise<StoredReaction | undefined> {
     const { rows } = await q.query<Row>(
-      `SELECT ${COLUMNS} FROM bridge_reactions WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
-         AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
-      [this.bridgeId, key.chatId, key.receiver ?? '', messageRemoteId, senderRemoteId, emoji],
+      `SELECT ${COLUMNS} FROM bridge_reactions WHERE ${ONE}`,
+      this.oneParams(key, messageRemoteId, senderRemoteId, emoji),
     );
     return rows[0] && fromRow(rows[0]);
   }
@@ -113,11 +118,7 @@ export class ReactionStore {
 
   /** Forgets the reaction (removed from Matrix: the network's copy is gone too, nothing to replay). */
   async delete(key: PortalKey, r: Pick<ReactionRecord, 'messageRemoteId' | 'senderRemoteId' | 'key'>, q: Queryable = this.db) {
-    await q.query(
-      `DELETE FROM bridge_reactions WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
-         AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
-      [this.bridgeId, key.chatId, key.receiver ?? '', r.messageRemoteId, r.senderRemoteId, r.key],
-    );
+    await q.query(`DELETE FROM bridge_reactions WHERE ${ONE}`, this.oneParams(key, r.messageRemoteId, r.senderRemoteId, r.key));
   }
 
   /** The network removed the reaction at `removedTs`: the row becomes a tombstone. */
@@ -127,11 +128,10 @@ export class ReactionStore {
     removedTs: number,
     q: Queryable = this.db,
   ): Promise<void> {
-    await q.query(
-      `UPDATE bridge_reactions SET removed_ts = $7 WHERE bridge_id = $1 AND chat_id = $2 AND receiver = $3
-         AND message_remote_id = $4 AND sender_remote_id = $5 AND key = $6`,
-      [this.bridgeId, key.chatId, key.receiver ?? '', r.messageRemoteId, r.senderRemoteId, r.key, removedTs],
-    );
+    await q.query(`UPDATE bridge_reactions SET removed_ts = $7 WHERE ${ONE}`, [
+      ...this.oneParams(key, r.messageRemoteId, r.senderRemoteId, r.key),
+      removedTs,
+    ]);
   }
 
   async deletePortal(key: PortalKey, q: Queryable = this.db): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { PubSub } from '../../runtime/ports.js';
 
 /** A device whose one-time or fallback key counts changed: [userId, deviceId]; device id '*' means all of the user's devices. */
@@ -13,21 +14,23 @@ const TOPIC = 'e2e.otk_counts_changed';
  */
 export class OtkChangeFeed {
   private listeners = new Set<(devices: DeviceRef[]) => void>();
+  /** Marks this process's messages: its own listeners were already told, synchronously. */
+  private readonly origin = randomUUID();
 
   constructor(private pubsub: PubSub) {}
 
   changed(devices: DeviceRef[]): void {
     if (!devices.length) return;
     this.notify(devices);
-    void this.pubsub.publish(TOPIC, { devices }).catch(() => undefined);
+    void this.pubsub.publish(TOPIC, { devices, origin: this.origin }).catch(() => undefined);
   }
 
   /** Subscribes to changes made here and in other processes; returns the unsubscribe function. */
   async listen(listener: (devices: DeviceRef[]) => void): Promise<() => Promise<void>> {
     this.listeners.add(listener);
     const unsubscribe = await this.pubsub.subscribe(TOPIC, (message) => {
-      const devices = (message as { devices?: unknown }).devices;
-      if (Array.isArray(devices)) listener(devices.filter(isDeviceRef));
+      const { devices, origin } = message as { devices?: unknown; origin?: unknown };
+      if (origin !== this.origin && Array.isArray(devices)) listener(devices.filter(isDeviceRef));
     });
     return async () => {
       this.listeners.delete(listener);

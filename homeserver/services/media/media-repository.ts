@@ -1,3 +1,4 @@
+import { Slots } from '../../runtime/slots.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Config } from '../../config-schema.js';
@@ -138,7 +139,7 @@ export class MediaRepository {
   private subscription?: Promise<unknown>;
   private readonly generating = new Map<string, Promise<{ contentType: string; data: Buffer }>>();
   /** Thumbnailing decodes whole images: a few at a time per process keeps memory and CPU bounded. */
-  private readonly thumbnailSlots = new Semaphore(2);
+  private readonly thumbnailSlots = new Slots(2);
   /** URL previews; their images are stored here as local media. */
   readonly previews: UrlPreviewer;
 
@@ -426,23 +427,6 @@ export class MediaRepository {
       const timer = setTimeout(done, Math.min(ms, 5_000));
       set.add(done);
     });
-  }
-}
-
-/** At most `slots` tasks run at once; the rest wait in FIFO order. */
-class Semaphore {
-  private readonly queue: (() => void)[] = [];
-  constructor(private free: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.queue.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.free++;
-    }
   }
 }
 

@@ -11,7 +11,7 @@ import { PusherWorker, pusherKey, type PusherTimings } from './pusher-worker.js'
 import { SessionLease } from './session-lease.js';
 import { GatewayClient } from './gateway-client.js';
 import type { IpFilter } from '../media/ip-filter.js';
-import { Slots } from './slots.js';
+import { Slots } from '../../runtime/slots.js';
 
 export interface PusherDeliveryOptions {
   db: Db;

@@ -5,7 +5,7 @@ import type { RoomStateCache } from '../rooms/room-state-cache.js';
 import type { GatewayClient } from './gateway-client.js';
 import { badgeBody, notificationBody } from './notification-body.js';
 import type { Pushers, StoredPusher } from './pushers.js';
-import type { Slots } from './slots.js';
+import type { Slots } from '../../runtime/slots.js';
 
 export interface PusherTimings {
   /** Candidate events examined per step. */

@@ -45,7 +45,7 @@ export class Pushers {
     const { rows } = await this.db.query<PusherRow>(`SELECT ${COLUMNS} FROM hs_pushers WHERE user_id = $1 ORDER BY app_id, pushkey`, [
       userId,
     ]);
-    return rows.map((r) => clientView(toStored(r)));
+    return rows.map(clientView);
   }
 
   /**
@@ -148,14 +148,7 @@ export class Pushers {
 function toStored(r: PusherRow): StoredPusher {
   return {
     user_id: r.user_id,
-    app_id: r.app_id,
-    pushkey: r.pushkey,
-    kind: r.kind,
-    app_display_name: r.app_display_name,
-    device_display_name: r.device_display_name,
-    ...(r.profile_tag !== null ? { profile_tag: r.profile_tag } : {}),
-    lang: r.lang,
-    data: r.data,
+    ...clientView(r),
     device_id: r.device_id,
     pushkey_ts: Number(r.pushkey_ts),
     last_stream_ordering: Number(r.last_stream_ordering),
@@ -163,14 +156,15 @@ function toStored(r: PusherRow): StoredPusher {
   };
 }
 
-function clientView(p: StoredPusher): PusherFields {
+/** The client-visible fields; profile_tag only when set (stored as NULL when absent). */
+function clientView(p: PusherFields | PusherRow): PusherFields {
   return {
     pushkey: p.pushkey,
     kind: p.kind,
     app_id: p.app_id,
     app_display_name: p.app_display_name,
     device_display_name: p.device_display_name,
-    ...(p.profile_tag !== undefined ? { profile_tag: p.profile_tag } : {}),
+    ...(p.profile_tag != null ? { profile_tag: p.profile_tag } : {}),
     lang: p.lang,
     data: p.data,
   };

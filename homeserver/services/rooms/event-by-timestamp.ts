@@ -1,8 +1,7 @@
 import { MatrixError } from '../../matrix/errors.js';
-import { parseRoomId } from '../../matrix/ids.js';
 import type { Requester } from '../requester.js';
 import type { EventRow } from './client-event.js';
-import { VisibilityFilter } from './history-visibility.js';
+import type { RoomReads } from './room-reads.js';
 import type { RoomsContext } from './rooms-context.js';
 
 const BATCH = 100;
@@ -16,7 +15,10 @@ const MAX_PAGES = 100;
  * ones the user may not see, so the answer never names an event /context would then refuse.
  */
 export class EventByTimestamp {
-  constructor(private ctx: Pick<RoomsContext, 'db' | 'cache' | 'store'>) {}
+  constructor(
+    private ctx: Pick<RoomsContext, 'db'>,
+    private reads: Pick<RoomReads, 'visibility' | 'visible'>,
+  ) {}
 
   async find(
     requester: Requester,
@@ -24,7 +26,8 @@ export class EventByTimestamp {
     ts: number,
     dir: 'f' | 'b',
   ): Promise<{ event_id: string; origin_server_ts: number }> {
-    const filter = await this.visibility(requester, roomIdText);
+    // As every read endpoint: members (past or present) and anyone in a world-readable room may look.
+    const filter = await this.reads.visibility(requester, roomIdText);
     const forward = dir === 'f';
     // Keyset pages over (origin_server_ts, stream_ordering) until a visible event turns up.
     let after: [number, number] | undefined;
@@ -40,24 +43,12 @@ export class EventByTimestamp {
       for (const row of rows) {
         // The filter reads an event's position only.
         const position = { stream_ordering: Number(row.stream_ordering) } as EventRow;
-        if (position.stream_ordering <= filter.cutoff && filter.canSee(position))
-          return { event_id: row.event_id, origin_server_ts: Number(row.origin_server_ts) };
+        if (this.reads.visible(filter, position)) return { event_id: row.event_id, origin_server_ts: Number(row.origin_server_ts) };
       }
       if (rows.length < BATCH) break;
       const last = rows[rows.length - 1]!;
       after = [Number(last.origin_server_ts), Number(last.stream_ordering)];
     }
     throw MatrixError.notFound(`Unable to find event from ${ts} in direction ${forward ? 'f' : 'b'}`);
-  }
-
-  /** As RoomReads: members (past or present) and anyone in a world-readable room may look. */
-  private async visibility(requester: Requester, roomIdText: string): Promise<VisibilityFilter> {
-    const room = await this.ctx.cache.get(parseRoomId(roomIdText));
-    if (!room) throw MatrixError.notFound('Unknown room');
-    const membership = room.membershipOf(requester.userId);
-    const worldReadable = room.get('m.room.history_visibility', '')?.content.history_visibility === 'world_readable';
-    if (!membership && !worldReadable && !requester.isAdmin) throw MatrixError.forbidden('You are not a member of this room');
-    const timeline = await this.ctx.store.visibilityTimeline(room.roomId, requester.userId);
-    return new VisibilityFilter(timeline, membership);
   }
 }
