@@ -1,13 +1,13 @@
 import type { Config } from './config-schema.js';
 import { closeOnSignals } from './close-on-signals.js';
-import { startMetricsListener } from './metrics/metrics-listener.js';
+import { startConfiguredMetricsListener } from './metrics/metrics-listener.js';
 import { createPlatformMetrics } from './metrics/platform-metrics.js';
 import { createLogger, type Logger } from './runtime/logger.js';
 import { createRuntimeFromConfig } from './runtime/create-runtime.js';
 import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
 import { registryFromConfig } from '../appservice-api/registry.js';
-import { runBridges } from '../bridges/core/run-bridges.js';
+import { startConfiguredBridges } from './configured-bridges.js';
 
 export interface BridgeWorker {
   db: Db;
@@ -40,23 +40,9 @@ export async function runBridgeWorker(config: Config): Promise<BridgeWorker> {
     await registry.start();
     closers.push(() => registry.stop());
     const metrics = createPlatformMetrics(config.metrics.enabled);
-    if (config.metrics.enabled) {
-      const listener = await startMetricsListener({
-        host: config.metrics.listen_host,
-        port: config.metrics.listen_port,
-        registries: [metrics],
-      });
-      closers.push(() => listener.close());
-    }
-    const stopBridges = await runBridges({
-      bridges: config.bridges,
-      db,
-      runtime,
-      log,
-      serverName: config.server_name,
-      registry,
-      metrics,
-    });
+    const listener = await startConfiguredMetricsListener(config.metrics, [metrics]);
+    if (listener) closers.push(() => listener.close());
+    const stopBridges = await startConfiguredBridges(config, { db, runtime, log, registry, metrics });
     closers.push(stopBridges);
     log.info({ roles: config.roles, bridges: config.bridges.map((b) => b.id) }, 'Causeway bridge worker is running');
     const worker: BridgeWorker = { db, log, close };

@@ -11,10 +11,10 @@ import type { Db } from './storage/db.js';
 import { migrateAll, openDatabase } from './storage/open-database.js';
 import { registryFromConfig } from '../appservice-api/registry.js';
 import { AppserviceDelivery } from '../appservice-api/delivery/delivery.js';
-import { runBridges } from '../bridges/core/run-bridges.js';
 import { closeOnSignals } from './close-on-signals.js';
 import { runsRole } from './roles.js';
-import { startMetricsListener } from './metrics/metrics-listener.js';
+import { startConfiguredMetricsListener } from './metrics/metrics-listener.js';
+import { startConfiguredBridges } from './configured-bridges.js';
 import { createPlatformMetrics } from './metrics/platform-metrics.js';
 
 export interface Platform {
@@ -80,7 +80,6 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
   }
   const app = await buildApp(services);
   let closed = false;
-  let metricsListener: FastifyInstance | undefined;
   const platform: Platform = {
     app,
     delivery,
@@ -92,7 +91,7 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
     async close() {
       if (closed) return;
       closed = true;
-      await metricsListener?.close();
+      await platform.metricsListener?.close();
       await services.notifier.stop(); // open long-polls answer now rather than at their timeout
       // Returns once in-flight requests are answered: idle and never-used client connections are
       // closed by the app itself, and requests still running after a grace period are cut
@@ -105,15 +104,14 @@ export async function createPlatform(opts: PlatformOptions): Promise<Platform> {
       if (!opts.db) await db.close();
     },
   };
-  if (config.metrics.enabled) {
-    const registries = [metrics, ...(delivery ? [delivery.metrics.registry] : [])];
-    const { listen_host: host, listen_port: port } = config.metrics;
-    metricsListener = await startMetricsListener({ host, port, registries }).catch(async (err: unknown) => {
-      await platform.close();
-      throw err;
-    });
-    platform.metricsListener = metricsListener;
-    log.info({ url: `http://${host}:${(metricsListener.server.address() as { port: number }).port}/metrics` }, 'metrics listener started');
+  const registries = [metrics, ...(delivery ? [delivery.metrics.registry] : [])];
+  platform.metricsListener = await startConfiguredMetricsListener(config.metrics, registries).catch(async (err: unknown) => {
+    await platform.close();
+    throw err;
+  });
+  if (platform.metricsListener) {
+    const { port } = platform.metricsListener.server.address() as { port: number };
+    log.info({ url: `http://${config.metrics.listen_host}:${port}/metrics` }, 'metrics listener started');
   }
   return platform;
 }
@@ -133,13 +131,10 @@ export async function runPlatform(config: Config): Promise<Platform> {
     homeserverUrl = `http://${localHost}:${(platform.app.server.address() as { port: number }).port}`;
   }
   // Bridges talk to the homeserver over its Client-Server API, so they start once it listens and stop first.
-  const bridges = runsRole(config, 'bridges') ? config.bridges : [];
-  const stopBridges = await runBridges({
-    bridges,
+  const stopBridges = await startConfiguredBridges(config, {
     db: platform.db,
     runtime: platform.runtime,
     log: platform.log,
-    serverName: config.server_name,
     homeserverUrl,
     registry: platform.services.appservices!,
     metrics: platform.metrics,

@@ -50,3 +50,12 @@ export function portalKeyString(key: PortalKey): string {
 export function normalizeKey(key: PortalKey): { chatId: RemoteChatId; receiver: LoginId | '' } {
   return { chatId: key.chatId, receiver: key.receiver ?? '' };
 }
+
+/**
+ * The key of a stored portal reference (a table row, a queued job), the inverse of normalizeKey:
+ * an empty or absent receiver is a shared portal, which has no `receiver` at all, so keys read
+ * back compare equal to the keys the connectors emit.
+ */
+export function storedPortalKey(chatId: string, receiver: string | undefined): PortalKey {
+  return { chatId: chatId as RemoteChatId, ...(receiver ? { receiver: receiver as LoginId } : {}) };
+}

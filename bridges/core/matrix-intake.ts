@@ -1,4 +1,5 @@
 import type { PubSub } from '../../homeserver/runtime/ports.js';
+import { storedPortalKey } from './ids.js';
 import type { LoginDirectory } from './login-directory.js';
 import type { BridgeMetrics } from './metrics/bridge-metrics.js';
 import type { EphemeralEvent, MatrixEvent, TransactionHandler } from './matrix/transaction-receiver.js';
@@ -61,7 +62,7 @@ export class MatrixIntake implements TransactionHandler {
       const loginId = await this.loginFor(ev.sender, row);
       if (!loginId) continue; // not logged in to this chat's network account: nothing to send as
       this.deps.metrics?.matrixEvent(ev.type);
-      await this.deps.outbox.enqueue(ev, keyOf(row), loginId);
+      await this.deps.outbox.enqueue(ev, storedPortalKey(row.chatId, row.receiver), loginId);
     }
   }
 
@@ -99,7 +100,7 @@ export class MatrixIntake implements TransactionHandler {
     if (!row) return;
     const loginId = await this.loginFor(userId, row);
     if (!loginId) return;
-    const action = make(loginId, keyOf(row));
+    const action = make(loginId, storedPortalKey(row.chatId, row.receiver));
     this.deps.metrics?.matrixEvent(action.kind === 'receipt' ? 'm.receipt' : 'm.typing');
     await this.deps.pubsub.publish(this.topic, action);
   }
@@ -111,7 +112,7 @@ export class MatrixIntake implements TransactionHandler {
       const login = await d.userLogins.get(portal.receiver);
       return login?.userMxid === sender ? login.loginId : undefined;
     }
-    const inPortal = new Set(await d.userPortals.loginsIn(keyOf(portal)));
+    const inPortal = new Set(await d.userPortals.loginsIn(storedPortalKey(portal.chatId, portal.receiver)));
     return (await d.userLogins.listForUser(sender)).find((l) => inPortal.has(l.loginId))?.loginId;
   }
 
@@ -140,8 +141,4 @@ export class MatrixIntake implements TransactionHandler {
       },
     });
   }
-}
-
-function keyOf(row: PortalRecord): PortalKey {
-  return { chatId: row.chatId, ...(row.receiver ? { receiver: row.receiver } : {}) };
 }

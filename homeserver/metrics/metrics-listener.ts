@@ -1,6 +1,7 @@
 import { closeConnectionsOnClose } from '../http/connections.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import type { Config } from '../config-schema.js';
 import { ConfigError } from '../runtime/config-loader.js';
 
 export interface MetricsListenerOptions {
@@ -35,4 +36,16 @@ export async function startMetricsListener(o: MetricsListenerOptions): Promise<F
     throw new ConfigError([`/metrics/${field}: cannot listen on ${o.host}:${o.port} (${code ?? (err as Error).message})`]);
   }
   return app;
+}
+
+/**
+ * The listener of the `metrics` config section, serving `registries`, or undefined when metrics
+ * are disabled: how every kind of process (platform, bridge worker) reads that section.
+ */
+export async function startConfiguredMetricsListener(
+  config: Config['metrics'],
+  registries: Registry[],
+): Promise<FastifyInstance | undefined> {
+  if (!config.enabled) return undefined;
+  return startMetricsListener({ host: config.listen_host, port: config.listen_port, registries });
 }

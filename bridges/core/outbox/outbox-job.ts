@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { LoginId, PortalKey, RemoteChatId } from '../network/ids.js';
+import { storedPortalKey } from '../ids.js';
+import type { LoginId, PortalKey } from '../network/ids.js';
 
 /**
  * What an outbox job carries. The Postgres row is the truth (content, status, attempts); the job
@@ -26,7 +27,7 @@ export function outboxJob(row: { eventId: string; loginId: LoginId; key: PortalK
 }
 
 export function portalKeyOf(job: OutboxJob): PortalKey {
-  return { chatId: job.chatId as RemoteChatId, ...(job.receiver ? { receiver: job.receiver as LoginId } : {}) };
+  return storedPortalKey(job.chatId, job.receiver);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../../homeserver/storage/db.js';
-import type { LoginId, PortalKey, RemoteChatId } from '../network/ids.js';
+import { storedPortalKey } from '../ids.js';
+import type { LoginId, PortalKey } from '../network/ids.js';
 import type { MatrixEvent } from '../matrix/transaction-receiver.js';
 
 export interface OutboxRow {
@@ -34,16 +35,11 @@ interface Row {
   attempts: number;
 }
 
-const keyOf = (r: Pick<Row, 'chat_id' | 'receiver'>): PortalKey => ({
-  chatId: r.chat_id as RemoteChatId,
-  ...(r.receiver ? { receiver: r.receiver as LoginId } : {}),
-});
-
 const fromRow = (r: Row): OutboxRow => ({
   eventId: r.event_id,
   seq: Number(r.seq),
   roomId: r.room_id,
-  key: keyOf(r),
+  key: storedPortalKey(r.chat_id, r.receiver),
   loginId: r.login_id as LoginId,
   event: r.event,
   attempts: r.attempts,
@@ -99,7 +95,7 @@ export class OutboxStore {
     return rows.map((r) => ({
       eventId: r.event_id,
       seq: Number(r.seq),
-      key: keyOf(r),
+      key: storedPortalKey(r.chat_id, r.receiver),
       loginId: r.login_id as LoginId,
       attempts: r.attempts,
       dueTs: Number(r.next_attempt_ts),

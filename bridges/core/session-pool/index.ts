@@ -2,4 +2,4 @@ export { SessionPool, type SessionPoolOptions, type LoginContextParts, type AddO
 export { LoginLeases, type HeldLease } from './login-lease.js';
 export { bridgeStateTopic, type BridgeStateMessage } from './state-writer.js';
 export { SessionMemory, PoolMetrics } from './memory-accounting.js';
-export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
+export { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from '../backoff.js';

@@ -14,7 +14,7 @@ import type { LoginContext, MemoryMeter } from '../network/login-context.js';
 import type { NetworkClient } from '../network/network-client.js';
 import type { NetworkConnector } from '../network/network-connector.js';
 import type { UserLoginRecord, UserLoginStore } from '../storage/user-logins.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../backoff.js';
 import { ConnectGate } from './connect-gate.js';
 import { LoginLeases, type HeldLease } from './login-lease.js';
 import { PoolMetrics } from './memory-accounting.js';

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../../homeserver/storage/db.js';
-import type { LoginId, PortalKey, RemoteChatId } from '../network/ids.js';
+import { storedPortalKey } from '../ids.js';
+import type { LoginId, PortalKey } from '../network/ids.js';
 
 /**
  * The `bridge_user_portals` table: which logins take part in which portal. It routes a Matrix
@@ -42,7 +43,7 @@ export class UserPortalStore {
       'SELECT chat_id, receiver FROM bridge_user_portals WHERE bridge_id = $1 AND login_id = $2',
       [this.bridgeId, loginId],
     );
-    return rows.map((r) => ({ chatId: r.chat_id as RemoteChatId, ...(r.receiver ? { receiver: r.receiver as LoginId } : {}) }));
+    return rows.map((r) => storedPortalKey(r.chat_id, r.receiver));
   }
 
   async removeLogin(loginId: LoginId, q: Queryable = this.db): Promise<void> {

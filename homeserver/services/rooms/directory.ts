@@ -2,6 +2,7 @@ import { MatrixError } from '../../matrix/errors.js';
 import { parseRoomId } from '../../matrix/ids.js';
 import { userLevel, eventLevelRequired } from '../../matrix/power-levels.js';
 import type { Requester } from '../requester.js';
+import { publicRoomChunk, type PublicRoomChunk } from './public-room-chunk.js';
 import type { RoomsContext } from './rooms-context.js';
 
 export interface PublicRoomsQuery {
@@ -46,30 +47,13 @@ export class Directory {
        FROM hs_rooms r WHERE r.is_public ORDER BY joined DESC, r.room_id`,
     );
     const term = q.filter?.generic_search_term?.toLowerCase();
-    const chunk = [];
+    const chunk: PublicRoomChunk[] = [];
     for (const row of rows) {
       const room = await this.ctx.cache.get(row.room_id);
       if (!room) continue;
-      const str = (type: string, key: string) => room.get(type, '')?.content[key] as string | undefined;
-      const entry: Record<string, unknown> = {
-        room_id: row.room_id,
-        num_joined_members: row.joined,
-        world_readable: str('m.room.history_visibility', 'history_visibility') === 'world_readable',
-        guest_can_join: str('m.room.guest_access', 'guest_access') === 'can_join',
-        join_rule: str('m.room.join_rules', 'join_rule') ?? 'invite',
-      };
-      for (const [field, type, key] of [
-        ['name', 'm.room.name', 'name'],
-        ['topic', 'm.room.topic', 'topic'],
-        ['canonical_alias', 'm.room.canonical_alias', 'alias'],
-        ['avatar_url', 'm.room.avatar', 'url'],
-      ] as const) {
-        const v = str(type, key);
-        if (typeof v === 'string' && v) entry[field] = v;
-      }
       const roomType = room.get('m.room.create', '')?.content.type;
-      if (typeof roomType === 'string') entry.room_type = roomType;
       if (q.filter?.room_types && !q.filter.room_types.includes((roomType as string | undefined) ?? null)) continue;
+      const entry = publicRoomChunk(room, row.joined);
       if (term && ![entry.name, entry.topic, entry.canonical_alias].some((v) => typeof v === 'string' && v.toLowerCase().includes(term)))
         continue;
       chunk.push(entry);

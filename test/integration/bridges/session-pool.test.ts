@@ -12,7 +12,7 @@ import type { LoginContext, LoginKeyStore } from '../../../bridges/core/network/
 import type { NetworkClient } from '../../../bridges/core/network/network-client.js';
 import type { NetworkConnector } from '../../../bridges/core/network/network-connector.js';
 import { CryptoStore, LeaseLostError, MasterKey, saveLoginSecrets } from '../../../bridges/core/crypto-store/index.js';
-import { backoffDelay } from '../../../bridges/core/session-pool/backoff.js';
+import { backoffDelay } from '../../../bridges/core/backoff.js';
 import { LoginLeases } from '../../../bridges/core/session-pool/login-lease.js';
 import { Scheduler } from '../../../bridges/core/session-pool/scheduler.js';
 import { SessionPool, type SessionPoolOptions } from '../../../bridges/core/session-pool/session-pool.js';

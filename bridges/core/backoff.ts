@@ -1,4 +1,7 @@
-/** Reconnect backoff of one login: exponential, capped, with jitter. */
+/**
+ * Retry delays: exponential, capped, with jitter. Used for logins' reconnects (session pool) and
+ * for a bridge's first calls while its homeserver is starting (until-homeserver-ready.ts).
+ */
 export interface BackoffOptions {
   /** Delay cap of the first retry. Default 1,000 ms. */
   initialMs: number;
@@ -8,12 +11,13 @@ export interface BackoffOptions {
   factor: number;
   /**
    * Share of the delay that is randomised: 1 is "full jitter" (uniform in [0, cap]), 0 none.
-   * Full jitter matters here: after a network outage thousands of logins fail at once, and
+   * Full jitter matters for logins: after a network outage thousands of logins fail at once, and
    * without it they would all retry in the same instant, again and again.
    */
   jitter: number;
 }
 
+/** The session pool's reconnect delays (the defaults above). */
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1_000, maxMs: 300_000, factor: 2, jitter: 1 };
 
 /** The delay before retry number `attempt` (0-based). */
