@@ -79,7 +79,7 @@ async function main() {
             tokens[sender],
           );
           if (res.status !== 200) throw new Error(`send failed: ${res.status} ${JSON.stringify(res.body)}`);
-          latencies.push(performance.now() - t0);
+          latencies.push(res.receivedAt - t0);
         }
       }),
     );
@@ -115,7 +115,7 @@ async function main() {
           )
           .then((res) => {
             if (res.status !== 200) throw new Error(`send failed: ${res.status}`);
-            fixed.push(performance.now() - start);
+            fixed.push(res.receivedAt - start);
           }),
       );
     }

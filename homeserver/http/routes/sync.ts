@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { MatrixError } from '../../matrix/errors.js';
 import { parseSyncFilter, type SyncFilter } from '../../services/sync/sync-filter.js';
 import { clientRoute } from './client-route.js';
+import { Cancellation } from '../../services/sync/cancellation.js';
 
 const MAX_TIMEOUT_MS = 120_000;
 
@@ -35,15 +36,15 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
       if (q.set_presence && services.setPresenceFromSync)
         await services.setPresenceFromSync(req.requester.userId, q.set_presence, Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS));
       // A client that disconnects stops its long-poll at once. The listener goes when the sync
-      // returns: 'close' also fires after every normal response, and an abort there costs a DOMException.
-      const abort = new AbortController();
-      const onClose = () => abort.abort();
+      // returns: 'close' also fires after every normal response.
+      const cancellation = new Cancellation();
+      const onClose = () => cancellation.cancel();
       req.raw.once('close', onClose);
       try {
         return await services.sync.sync(
           req.requester,
           { since: q.since, timeoutMs: Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS), fullState: q.full_state ?? false, filter },
-          abort.signal,
+          cancellation,
         );
       } finally {
         req.raw.off('close', onClose);

@@ -16,6 +16,12 @@ export const stateMapKey = (type: string, stateKey: string) => `${type}\u0000${s
  * building read only this, so the write path does not query the database.
  */
 export class RoomState implements AuthState {
+  /**
+   * Moves whenever `state` changes (a committed chain with state events mutates this object in
+   * place): caches of facts derived from the state (member counts, power levels) key on it.
+   */
+  stateGeneration = 0;
+
   constructor(
     readonly roomId: string,
     readonly version: RoomVersionId,
@@ -75,6 +81,7 @@ export class RoomStateOverlay implements AuthState {
   /** Copies the accepted changes into the base state (after the chain committed). */
   commit(): void {
     for (const [k, v] of this.changes) this.base.state.set(k, v);
+    if (this.changes.size) this.base.stateGeneration++;
     this.base.headEventId = this.headEventId;
     this.base.headDepth = this.headDepth;
   }

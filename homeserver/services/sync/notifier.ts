@@ -2,6 +2,7 @@ import type { PubSub } from '../../runtime/ports.js';
 import { STREAM_TOPIC, type StreamWakeUp } from './stream-source.js';
 import { RoomChangeCache } from './room-change-cache.js';
 import { StreamHints, type HintedStream } from './stream-hints.js';
+import type { Cancellation } from './cancellation.js';
 
 /** Published after each group commit: the highest durable position, the rooms it touched and the
  *  users whose membership changed (an invitee is not yet in the room's waiter set). */
@@ -136,24 +137,24 @@ export class SyncNotifier {
 
   /**
    * `done` resolves when something for this user or one of their rooms happens, after timeoutMs,
-   * when `signal` aborts, or when `cancel` is called (no AbortController per wait: they are costly).
+   * when `cancellation` is cancelled, or when `cancel` is called (no AbortController per wait: they are costly).
    */
-  wait(userId: string, roomIds: string[], timeoutMs: number, signal?: AbortSignal): Waiting {
-    if (this.stopped || signal?.aborted) return { done: Promise.resolve(), cancel: () => {} };
+  wait(userId: string, roomIds: string[], timeoutMs: number, cancellation?: Cancellation): Waiting {
+    if (this.stopped || cancellation?.aborted) return { done: Promise.resolve(), cancel: () => {} };
     let finish!: () => void;
     const done = new Promise<void>((resolve) => {
       const waiter: Waiter = { userId, roomIds: new Set(roomIds), wake: () => finish() };
       const timer = setTimeout(() => finish(), timeoutMs);
       let finished = false;
+      const stopListening = cancellation?.onCancel(() => finish());
       finish = () => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
         this.remove(waiter);
-        signal?.removeEventListener('abort', finish);
+        stopListening?.();
         resolve();
       };
-      signal?.addEventListener('abort', finish);
       add(this.byUser, userId, waiter);
       for (const r of roomIds) add(this.byRoom, r, waiter);
     });

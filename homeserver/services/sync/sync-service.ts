@@ -10,6 +10,7 @@ import { BEFORE_ALL_EVENTS, streamToken } from '../rooms/stream-token.js';
 import type { Receipts } from '../ephemeral/receipts.js';
 import type { Typing } from '../ephemeral/typing.js';
 import type { SyncNotifier } from './notifier.js';
+import type { Cancellation } from './cancellation.js';
 import type { E2eSync } from '../e2e/index.js';
 import { RoomTimelines } from './room-timelines.js';
 import { UnreadCounter, UNREAD_CAP, type NotificationDecider } from './notification-counts.js';
@@ -22,6 +23,7 @@ import type { RoomState } from '../rooms/room-state.js';
 import { roomIncluded, timelineLimit, typeAllowed, type SyncFilter } from './sync-filter.js';
 import { bundleAggregations } from '../rooms/bundled-aggregations.js';
 import { mayHaveChildren } from './timeline-aggregations.js';
+import { memberSummary } from './member-summary.js';
 
 export interface SyncRequest {
   since?: string;
@@ -110,7 +112,7 @@ export class SyncService {
     };
   }
 
-  async sync(requester: Requester, req: SyncRequest, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async sync(requester: Requester, req: SyncRequest, cancellation?: Cancellation): Promise<Record<string, unknown>> {
     const since = req.since !== undefined ? parseSyncToken(req.since) : undefined;
     const deadline = Date.now() + req.timeoutMs;
     for (let woken = false; ; woken = true) {
@@ -124,16 +126,16 @@ export class SyncService {
         requester.userId,
         rooms.filter((m) => m.membership === 'join').map((m) => m.room_id),
         Math.max(0, deadline - Date.now()),
-        signal,
+        cancellation,
       );
       const response = await this.build(requester, since, req, rooms, false);
       const remaining = deadline - Date.now();
-      if (!since || req.fullState || hasContent(response) || remaining <= 0 || signal?.aborted || this.deps.notifier.isStopped) {
+      if (!since || req.fullState || hasContent(response) || remaining <= 0 || cancellation?.aborted || this.deps.notifier.isStopped) {
         waiting.cancel();
         return this.withKeyCounts(response, eager ?? this.keyCounts(requester));
       }
       await waiting.done;
-      if (Date.now() >= deadline || signal?.aborted) {
+      if (Date.now() >= deadline || cancellation?.aborted) {
         // Timed out: a fresh response (empty or not) with the latest positions.
         this.deciders.delete(requester.userId); // re-read: bounds the life of a missed wake-up
         const response = await this.build(requester, since, req, await this.memberships(requester.userId, false), true);
@@ -530,18 +532,7 @@ export class SyncService {
 
   private async summary(roomId: string, userId: string): Promise<Record<string, unknown>> {
     const room = await this.deps.cache.get(roomId);
-    if (!room) return {};
-    let joined = 0;
-    let invited = 0;
-    const heroes: string[] = [];
-    for (const { pdu } of room.state.values()) {
-      if (pdu.type !== 'm.room.member') continue;
-      const m = pdu.content.membership;
-      if (m === 'join') joined++;
-      if (m === 'invite') invited++;
-      if ((m === 'join' || m === 'invite') && pdu.state_key !== userId) heroes.push(pdu.state_key!);
-    }
-    return { 'm.heroes': heroes.sort().slice(0, 5), 'm.joined_member_count': joined, 'm.invited_member_count': invited };
+    return room ? memberSummary(room, userId) : {};
   }
 
   private async strippedState(roomId: string, userId: string): Promise<unknown[]> {

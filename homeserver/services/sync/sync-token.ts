@@ -11,15 +11,26 @@ export type StreamName = (typeof STREAM_NAMES)[number];
 export type SyncPositions = Record<StreamName, number>;
 
 export function formatSyncToken(p: SyncPositions): string {
-  return `s${STREAM_NAMES.map((n) => p[n]).join('_')}`;
+  return `s${p.events}_${p.typing}_${p.receipts}_${p.account_data}_${p.to_device}_${p.device_lists}_${p.presence}`;
 }
 
+/** Each part is 1 to 15 decimal digits (positions are bigints in Postgres, far below 2^53). */
+function isPosition(part: string): boolean {
+  if (part.length < 1 || part.length > 15) return false;
+  for (let i = 0; i < part.length; i++) {
+    const c = part.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+// Parsed on every sync request: plain string operations, no regex or Object.fromEntries.
 export function parseSyncToken(token: string): SyncPositions {
-  const m = /^s(\d{1,15}(?:_\d{1,15})*)$/.exec(token);
-  if (!m) throw MatrixError.invalidParam('Invalid sync token');
-  const parts = m[1]!.split('_').map(Number);
+  const parts = token.charCodeAt(0) === 115 /* s */ ? token.slice(1).split('_') : [];
+  if (!parts.length || !parts.every(isPosition)) throw MatrixError.invalidParam('Invalid sync token');
   // A bare `s<n>` is a pagination token (room events only): accept it with the other streams at 0.
-  const out = Object.fromEntries(STREAM_NAMES.map((n, i) => [n, parts[i] ?? 0])) as SyncPositions;
+  const out = { ...ZERO_POSITIONS };
+  for (let i = 0; i < STREAM_NAMES.length && i < parts.length; i++) out[STREAM_NAMES[i]!] = Number(parts[i]);
   return out;
 }
 
