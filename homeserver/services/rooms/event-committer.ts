@@ -107,9 +107,11 @@ export class EventCommitter {
       const chains = batch.map((p) => p.chain);
       // The common case (messages into existing rooms) is one autocommit statement: one round
       // trip instead of BEGIN, head CAS, stream lock, INSERT, COMMIT.
-      const { accepted, stale, committed, duplicates } = chains.every(isSimple)
-        ? await writeSimpleBatch(this.db, chains)
-        : await this.db.withTransaction((tx) => writeBatch(tx, chains));
+      const { accepted, stale, committed, duplicates } = isOneMessage(chains)
+        ? await writeOneEvent(this.db, chains[0]!)
+        : chains.every(isSimple)
+          ? await writeSimpleBatch(this.db, chains)
+          : await this.db.withTransaction((tx) => writeBatch(tx, chains));
       for (const p of batch) {
         const existing = duplicates.get(p.chain.roomId);
         if (existing) p.resolve({ kind: 'duplicate', existing });
@@ -133,6 +135,41 @@ function isSimple(c: Chain): boolean {
   return !c.newRoom && c.events.every((e) => e.pdu.state_key === undefined && e.pdu.type !== 'm.room.redaction');
 }
 
+/** One chain of one simple event without relations: what a lone send is (see writeOneEvent). */
+function isOneMessage(chains: Chain[]): boolean {
+  return chains.length === 1 && chains[0]!.events.length === 1 && isSimple(chains[0]!) && !relationColumns(chains[0]!.events);
+}
+
+/**
+ * writeSimpleBatch for one event: the same checks and writes in one statement, through
+ * hs_commit_one_event (migration 0017), whose scalar statement keeps one generic plan per
+ * connection instead of being planned on every send like the array statement.
+ */
+async function writeOneEvent(db: Queryable, chain: Chain): Promise<BatchResult> {
+  const e = chain.events[0]!;
+  const { rows } = await db.query<ResultRow>(
+    'SELECT * FROM hs_commit_one_event($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)',
+    [
+      chain.roomId,
+      chain.expectedHead,
+      e.eventId,
+      e.depth,
+      streamLockKey('events'),
+      e.pdu.type,
+      e.pdu.sender,
+      e.pdu.origin_server_ts,
+      e.json,
+      e.unsigned ? JSON.stringify(e.unsigned) : null,
+      e.draft.txn?.deviceId ?? null,
+      e.draft.txn?.txnId ?? null,
+      (chain.silentEventIds ?? []).includes(e.eventId),
+      Date.now(),
+    ],
+    'hs_commit_one_event',
+  );
+  return batchResult([chain], rows);
+}
+
 /**
  * Writes chains of simple events as ONE statement in autocommit mode (its own implicit
  * transaction, durable when it returns). Evaluation order is forced by data dependencies, since
@@ -154,7 +191,7 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
   const silent = new Set(sorted.flatMap((c) => c.silentEventIds ?? []));
   // Relations (threads, edits, reactions) ride in the same statement; without any, the SQL is unchanged.
   const relations = relationColumns(events);
-  const { rows } = await db.query<{ event_id: string; stream_ordering: number | null; room_id: string } & Partial<TxnCols>>(
+  const { rows } = await db.query<ResultRow>(
     `WITH dup AS MATERIALIZED (
        SELECT y.r, t.event_id, y.us, y.dv, y.ti
        FROM unnest($17::text[], $18::text[], $19::text[], $20::text[], $21::text[]) AS y(us, dv, ti, ev, r)
@@ -209,6 +246,14 @@ async function writeSimpleBatch(db: Queryable, chains: Chain[]): Promise<BatchRe
     // Every send runs this statement: named, it is parsed once per connection (see Queryable).
     relations ? 'hs_commit_simple_relations' : 'hs_commit_simple',
   );
+  return batchResult(chains, rows);
+}
+
+/** A row of the simple write statements: an inserted event (txn columns null) or a used transaction id. */
+type ResultRow = { event_id: string; stream_ordering: number | null; room_id: string } & Partial<TxnCols>;
+
+/** What the simple write statements report, by chain: written, stale (head moved) or duplicate (txn id used). */
+function batchResult(chains: Chain[], rows: ResultRow[]): BatchResult {
   const duplicates = duplicatesByRoom(rows.filter((r) => r.us !== null) as TxnRow[]);
   const inserted = rows.filter((r) => r.us === null);
   const ordering = new Map(inserted.map((r) => [r.event_id, r.stream_ordering!]));
