@@ -1,7 +1,7 @@
 import { abortableSleep } from '../../homeserver/runtime/abortable-sleep.js';
-import pg from 'pg';
 import type { AppserviceRegistration, AppserviceRegistry } from '../../homeserver/services/appservices/registry-port.js';
 import type { Db } from '../../homeserver/storage/db.js';
+import { SessionLockConnection, type SessionLease } from '../../homeserver/storage/session-lease.js';
 import type { PubSub } from '../../homeserver/runtime/ports.js';
 import type { Logger } from '../../homeserver/runtime/logger.js';
 import { ROOM_EVENTS_TOPIC } from '../../homeserver/services/sync/notifier.js';
@@ -62,11 +62,10 @@ const EPHEMERAL_STREAMS = new Set(['typing', 'receipts', 'presence', 'to_device'
  * The side streams (MSC2409 ephemeral and to-device, MSC3202 device lists: side-streams.ts) ride in
  * the same transactions with their own positions, stored and moved the same way.
  *
- * Lease: a Postgres session advisory lock per appservice (keyed by schema and appservice id), held on
- * one dedicated connection of the delivering process. The runtime KeyedLock only serialises callers
- * that run a function to completion; a delivery loop runs forever, and a session lock is released by
- * Postgres itself when the process dies (its connection drops), so another process takes over without
- * any expiry to tune. Processes without the lease retry every leaseRetryMs.
+ * Lease: a session lease per appservice (storage/session-lease.ts), all of this process's on one
+ * dedicated connection: a delivery loop runs forever, and Postgres releases the lease when the
+ * process dies (its connection drops), so another process takes over without any expiry to tune.
+ * Processes without the lease retry every leaseRetryMs.
  */
 export class AppserviceDelivery {
   readonly metrics = new DeliveryMetrics();
@@ -75,12 +74,10 @@ export class AppserviceDelivery {
   private stopping = new Map<string, Promise<void>>();
   private unsubscribe: (() => Promise<void>)[] = [];
   private offChange?: () => void;
-  private leaseClient?: pg.Client;
-  private leaseConnecting?: Promise<pg.Client | undefined>;
+  /** The connection holding this process's appservice leases. */
+  readonly leases: SessionLockConnection;
   private stopped = false;
   private thirdPartyLookup?: ThirdPartyLookup;
-  /** Queries on the lease connection, one at a time (pg deprecates concurrent client.query). */
-  private leaseChain: Promise<unknown> = Promise.resolve();
   /** The highest committed room-event position announced (for lag in events). */
   headPosition = 0;
   readonly opts: Required<Omit<DeliveryOptions, 'log'>> & { log?: Logger };
@@ -97,6 +94,7 @@ export class AppserviceDelivery {
       sources: {},
       ...opts,
     };
+    this.leases = new SessionLockConnection(opts.db, opts.log);
   }
 
   async start(): Promise<void> {
@@ -127,11 +125,7 @@ export class AppserviceDelivery {
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
     this.loops.clear();
     await Promise.all(this.stopping.values());
-    await this.leaseConnecting?.catch(() => undefined);
-    await this.leaseChain;
-    const client = this.leaseClient;
-    this.leaseClient = undefined;
-    await client?.end().catch(() => {}); // releases every advisory lock this process held
+    await this.leases.close(); // releases every lease this process held
   }
 
   /** Wakes every loop now (tests; events committed by another process arrive via pubsub anyway). */
@@ -160,7 +154,7 @@ export class AppserviceDelivery {
         const previous = this.stopping.get(id) ?? Promise.resolve();
         const done = previous
           .then(() => loop.stop())
-          .then(() => this.releaseLease(id))
+          .then(() => loop.lease.release())
           .finally(() => {
             if (this.stopping.get(id) === done) this.stopping.delete(id);
           });
@@ -177,53 +171,6 @@ export class AppserviceDelivery {
       // txnId, which the new one re-sends from Postgres once it has the lease).
       loop.start(this.stopping.get(id));
     }
-  }
-
-  private async client(): Promise<pg.Client | undefined> {
-    if (this.leaseClient) return this.leaseClient;
-    if (this.stopped) return undefined;
-    this.leaseConnecting ??= (async () => {
-      const c = new pg.Client(this.opts.db.connection);
-      c.on('error', (err) => {
-        // The connection (and with it every lease) is gone: loops notice on their next lease check.
-        this.opts.log?.warn({ err }, 'appservice delivery lease connection lost');
-        if (this.leaseClient === c) this.leaseClient = undefined;
-        for (const loop of this.loops.values()) loop.leaseLost();
-      });
-      await c.connect();
-      if (this.stopped) {
-        await c.end().catch(() => {});
-        return undefined;
-      }
-      this.leaseClient = c;
-      return c;
-    })().finally(() => {
-      this.leaseConnecting = undefined;
-    });
-    return this.leaseConnecting;
-  }
-
-  async tryLease(id: string): Promise<boolean> {
-    const c = await this.client();
-    if (!c) return false;
-    const { rows } = await this.onLease(() =>
-      c.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext(current_schema() || ':as_delivery:' || $1)) AS ok`, [id]),
-    );
-    return rows[0]!.ok;
-  }
-
-  private onLease<R>(fn: () => Promise<R>): Promise<R> {
-    const next = this.leaseChain.then(fn, fn);
-    this.leaseChain = next.catch(() => undefined);
-    return next;
-  }
-
-  private async releaseLease(id: string): Promise<void> {
-    const c = this.leaseClient;
-    if (!c) return;
-    await this.onLease(() => c.query(`SELECT pg_advisory_unlock(hashtext(current_schema() || ':as_delivery:' || $1))`, [id])).catch(
-      () => {},
-    );
   }
 
   /** GET /_matrix/app/v1/users/{userId} on the appservice owning the user's namespace: whether it now exists. */
@@ -299,7 +246,8 @@ export class DeliveryLoop {
   private running?: Promise<void>;
   private dirty = true;
   private wakeUp?: () => void;
-  private hasLease = false;
+  /** This appservice's lease; its holder alone delivers to it. */
+  readonly lease: SessionLease;
   private state?: DeliveryState;
   /** Consecutive failures of the current transaction (drives the backoff). */
   failures = 0;
@@ -308,7 +256,13 @@ export class DeliveryLoop {
     private svc: AppserviceDelivery,
     readonly initial: AppserviceRegistration,
     private transport: AppserviceTransport,
-  ) {}
+  ) {
+    this.lease = svc.leases.lease(`as_delivery:${initial.id}`);
+    // The state is reloaded once the lease is taken again: another process may have moved it.
+    this.lease.onLost(() => {
+      this.state = undefined;
+    });
+  }
 
   /** The current registration (namespaces or receive_ephemeral may change at runtime; a new url or hs_token restarts the loop). */
   get reg(): AppserviceRegistration {
@@ -331,11 +285,6 @@ export class DeliveryLoop {
     this.wakeUp?.();
   }
 
-  leaseLost(): void {
-    this.hasLease = false;
-    this.state = undefined;
-  }
-
   get position(): number | undefined {
     return this.state?.position;
   }
@@ -349,9 +298,8 @@ export class DeliveryLoop {
     const labels = { appservice: this.reg.id };
     while (!signal.aborted) {
       try {
-        if (!this.hasLease) {
-          this.hasLease = await this.svc.tryLease(this.reg.id);
-          if (!this.hasLease) {
+        if (!this.lease.held || !this.state) {
+          if (!(await this.lease.tryAcquire())) {
             await abortableSleep(this.svc.opts.leaseRetryMs, signal);
             continue;
           }

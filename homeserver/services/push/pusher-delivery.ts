@@ -8,8 +8,9 @@ import { ROOM_EVENTS_TOPIC, type RoomEventsWakeUp } from '../sync/notifier.js';
 import { STREAM_TOPIC, type StreamWakeUp } from '../sync/stream-source.js';
 import { PUSHERS_TOPIC, type Pushers } from './pushers.js';
 import { PusherWorker, pusherKey, type PusherTimings } from './pusher-worker.js';
-import { SessionLease } from './session-lease.js';
+import { SessionLockConnection, type SessionLease } from '../../storage/session-lease.js';
 import { GatewayClient } from './gateway-client.js';
+import { BadgeCounts } from './badge-counts.js';
 import type { IpFilter } from '../media/ip-filter.js';
 import { Slots } from '../../runtime/slots.js';
 
@@ -50,8 +51,8 @@ const DEFAULTS: PusherDeliverySettings = {
  * them (or targeted by a membership event) wake up and read what is new from Postgres. One
  * PusherWorker per pusher; at most `concurrency` work at once.
  *
- * Cluster: one process pushes for every pusher, the holder of a session advisory lock (like
- * Synapse's single pusher instance, and the lease pattern of appservice delivery). Processes with
+ * Cluster: one process pushes for every pusher, the holder of a session lease (storage/session-lease.ts,
+ * as appservice delivery leases each appservice; like Synapse's single pusher instance). Processes with
  * the appservice_delivery role run this (services.ts); the others stand by and take over within
  * leaseRetryMs when the holder dies. Positions live in hs_pushers, so the new holder continues
  * where the old one stopped.
@@ -59,7 +60,8 @@ const DEFAULTS: PusherDeliverySettings = {
 export class PusherDelivery {
   readonly settings: PusherDeliverySettings = { ...DEFAULTS };
   private workers = new Map<string, PusherWorker>();
-  private lease: SessionLease;
+  private readonly locks: SessionLockConnection;
+  private readonly lease: SessionLease;
   private slots?: Slots;
   private abort = new AbortController();
   private unsubscribe: (() => Promise<void>)[] = [];
@@ -71,11 +73,14 @@ export class PusherDelivery {
   private routing = false;
   private sweepTimer?: NodeJS.Timeout;
   private readonly gateway: GatewayClient;
+  private readonly badges: BadgeCounts;
 
   constructor(private readonly deps: PusherDeliveryOptions) {
-    this.lease = new SessionLease(deps.db, 'pushers', deps.log);
+    this.locks = new SessionLockConnection(deps.db, deps.log);
+    this.lease = this.locks.lease('pushers');
     this.lease.onLost(() => this.leaseLost?.());
     this.gateway = new GatewayClient(deps.ipFilter, () => this.settings.httpTimeoutMs);
+    this.badges = new BadgeCounts((userId) => deps.notifications.unreadRooms(userId));
   }
 
   async start(settings: Partial<PusherDeliverySettings> = {}): Promise<void> {
@@ -96,6 +101,7 @@ export class PusherDelivery {
     for (const u of this.unsubscribe.splice(0)) await u();
     await this.running;
     await this.reloading;
+    await this.locks.close();
     this.gateway.close();
   }
 
@@ -129,6 +135,7 @@ export class PusherDelivery {
       await this.reloading;
       await Promise.all([...this.workers.values()].map((w) => w.stop()));
       this.workers.clear();
+      this.badges.clear();
       await this.lease.release();
     }
   }
@@ -155,6 +162,7 @@ export class PusherDelivery {
             {
               pushers: this.deps.pushers,
               notifications: this.deps.notifications,
+              badges: this.badges,
               cache: this.deps.cache,
               slots: this.slots!,
               gateway: this.gateway,
@@ -188,6 +196,7 @@ export class PusherDelivery {
     if (msg.stream !== 'receipts' || !this.lease.held) return;
     // m.read names its owner in actors; a private receipt (m.read.private) wakes its owner only.
     const readers = new Set(msg.actors ?? msg.userIds ?? []);
+    for (const reader of readers) this.badges.invalidate(reader);
     for (const w of this.workers.values()) if (readers.has(w.pusher.user_id)) w.receiptMoved();
   }
 

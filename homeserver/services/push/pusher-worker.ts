@@ -2,6 +2,7 @@ import { abortableSleep } from '../../runtime/abortable-sleep.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { Notifications, NotifyingEvent } from '../notifications/notifications.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
+import type { BadgeCounts } from './badge-counts.js';
 import type { GatewayClient } from './gateway-client.js';
 import { badgeBody, notificationBody } from './notification-body.js';
 import type { Pushers, StoredPusher } from './pushers.js';
@@ -22,6 +23,8 @@ export interface PusherTimings {
 export interface WorkerDeps {
   pushers: Pushers;
   notifications: Notifications;
+  /** counts.unread, shared with the user's other pushers and the other events of a pass. */
+  badges: BadgeCounts;
   cache: RoomStateCache;
   /** Bounds how many pushers scan and post at once. */
   slots: Slots;
@@ -159,7 +162,7 @@ export class PusherWorker {
     );
     for (const event of events) {
       if (this.halt.signal.aborted) return false;
-      await this.push(event);
+      await this.push(event, head);
       await this.advanceTo(event.row.stream_ordering);
     }
     if (scannedTo > this.position) await this.advanceTo(scannedTo);
@@ -167,14 +170,14 @@ export class PusherWorker {
   }
 
   /** Returns once the gateway took the notification (or refused it for good); throws to retry later. */
-  private async push(event: NotifyingEvent): Promise<void> {
+  private async push(event: NotifyingEvent, head: number): Promise<void> {
     const p = this.pusher;
     const { pdu, row, evaluation } = event;
     const room = await this.deps.cache.get(pdu.room_id);
     const senderDisplayName = room?.get('m.room.member', pdu.sender)?.content.displayname;
     const roomName = room?.get('m.room.name', '')?.content.name ?? room?.get('m.room.canonical_alias', '')?.content.alias;
     const body = notificationBody(p, pdu, row.event_id, evaluation, {
-      unread: await this.deps.notifications.unreadRooms(p.user_id),
+      unread: await this.deps.badges.of(p.user_id, head),
       senderDisplayName: typeof senderDisplayName === 'string' ? senderDisplayName : undefined,
       roomName: typeof roomName === 'string' ? roomName : undefined,
     });
@@ -210,7 +213,7 @@ export class PusherWorker {
    * a failure is logged, not retried (the next push carries the badge anyway).
    */
   private async sendBadge(): Promise<void> {
-    const badge = await this.deps.notifications.unreadRooms(this.pusher.user_id);
+    const badge = await this.deps.badges.of(this.pusher.user_id, await this.deps.head());
     if (badge === this.lastBadge) return;
     const outcome = await this.deps.gateway.post(String(this.pusher.data.url), badgeBody(this.pusher, badge), this.abort.signal);
     if (outcome.kind !== 'delivered') {

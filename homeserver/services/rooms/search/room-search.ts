@@ -4,12 +4,13 @@ import type { Requester } from '../../requester.js';
 import { toClientEvent, type ClientEvent } from '../client-event.js';
 import type { EventStore } from '../event-store.js';
 import { globMatch, type RoomReads } from '../room-reads.js';
-import { searchResultContext } from './search-context.js';
+import { searchResultContexts } from './search-context.js';
 import { searchCounts, searchPage, SEARCH_KEYS, type SearchHit, type SearchKey, type SearchSql } from './search-query.js';
 import { DEFAULT_CONTEXT, DEFAULT_LIMIT, MAX_CONTEXT, MAX_LIMIT, type RoomEventsCriteria } from './search-request.js';
 import { highlightsIn, prefixQuery, searchWords } from './search-terms.js';
 import { decodeSearchToken, encodeSearchToken, type GroupKey, type SearchCursor } from './search-token.js';
-import { visibleRanges, type Timeline, type VisibleRange } from './visible-ranges.js';
+import { VisibilityFilter } from '../history-visibility.js';
+import { visibleRanges, type ReadableRange, type Timeline } from './visible-ranges.js';
 
 interface Deps {
   db: Queryable;
@@ -67,23 +68,22 @@ export class RoomSearch {
       ...(group ? { group } : cursor?.group ? { group: cursor.group } : {}),
     });
 
+    const ec = criteria.event_context;
+    const contexts = ec
+      ? await searchResultContexts(this.deps, requester, hits, rooms, {
+          before: Math.min(ec.before_limit ?? DEFAULT_CONTEXT, MAX_CONTEXT),
+          after: Math.min(ec.after_limit ?? DEFAULT_CONTEXT, MAX_CONTEXT),
+          includeProfile: ec.include_profile === true,
+        })
+      : undefined;
     const results = [];
     const highlights = new Set<string>();
-    for (const hit of hits) {
+    for (const [i, hit] of hits.entries()) {
       const event = toClientEvent(hit, requester);
       const field = Object.values(SEARCH_KEYS).find((k) => k.type === hit.type)!.field;
       const text = event.content[field];
       if (typeof text === 'string') for (const w of highlightsIn(text, words)) highlights.add(w);
-      const result: Record<string, unknown> = { rank: hit.rank, result: event };
-      if (criteria.event_context) {
-        const ec = criteria.event_context;
-        result.context = await searchResultContext(this.deps.reads, this.deps.store, requester, hit, event, {
-          before: Math.min(ec.before_limit ?? DEFAULT_CONTEXT, MAX_CONTEXT),
-          after: Math.min(ec.after_limit ?? DEFAULT_CONTEXT, MAX_CONTEXT),
-          includeProfile: ec.include_profile === true,
-        });
-      }
-      results.push(result);
+      results.push({ rank: hit.rank, result: event, ...(contexts ? { context: contexts[i] } : {}) });
     }
 
     const roomEvents: Record<string, unknown> = {
@@ -102,7 +102,7 @@ export class RoomSearch {
   }
 
   /** Every non-forgotten room the user has a membership in, with the ranges they may read. */
-  private async readableRooms(userId: string): Promise<{ roomId: string; range: VisibleRange }[]> {
+  private async readableRooms(userId: string): Promise<ReadableRange[]> {
     const { db } = this.deps;
     const { rows: memberships } = await db.query<{ room_id: string; membership: string }>(
       `SELECT room_id, membership FROM hs_memberships
@@ -127,9 +127,11 @@ export class RoomSearch {
       });
       timelines.set(r.room_id, list);
     }
-    return memberships.flatMap((m) =>
-      visibleRanges(timelines.get(m.room_id) ?? [], m.membership).map((range) => ({ roomId: m.room_id, range })),
-    );
+    return memberships.flatMap((m) => {
+      const timeline = timelines.get(m.room_id) ?? [];
+      const cutoff = new VisibilityFilter(timeline, m.membership).cutoff;
+      return visibleRanges(timeline, m.membership).map((range) => ({ roomId: m.room_id, range, cutoff }));
+    });
   }
 }
 

@@ -1,8 +1,12 @@
+import type { Queryable } from '../../../storage/db.js';
 import type { Requester } from '../../requester.js';
-import type { ClientEvent } from '../client-event.js';
-import type { RoomReads } from '../room-reads.js';
+import { bundleAggregations } from '../bundled-aggregations.js';
+import { toClientEvent, type ClientEvent } from '../client-event.js';
 import type { EventStore } from '../event-store.js';
 import { streamToken } from '../stream-token.js';
+import { contextProfiles } from './context-profiles.js';
+import { contextWindows } from './context-windows.js';
+import type { ReadableRange } from './visible-ranges.js';
 
 export interface SearchContextOptions {
   before: number;
@@ -11,46 +15,70 @@ export interface SearchContextOptions {
 }
 
 /**
- * `context` of one search result: the events around it read through /messages itself (so exactly
- * what the user could page to), and optionally the senders' profiles as of the last event shown.
+ * `context` of every result of a search page, with statements per room rather than per hit (one
+ * per room for the events around its hits, one per distinct cutoff for their bundled aggregations,
+ * one for all profiles) instead of two /messages calls per hit. The answer is what those calls
+ * gave: the visible events /messages pages to from the hit's position, bundled as it bundles them,
+ * and its tokens: `start`/`end` continue past the context when it is full (where /messages' `end`
+ * would point) and sit at the hit otherwise. Optionally the senders' profiles as of the last event
+ * shown.
  */
-export async function searchResultContext(
-  reads: RoomReads,
-  store: EventStore,
+export async function searchResultContexts(
+  deps: { db: Queryable; store: EventStore },
   requester: Requester,
-  hit: { room_id: string; stream_ordering: number },
-  result: ClientEvent,
+  hits: { room_id: string; stream_ordering: number; sender: string }[],
+  readable: ReadableRange[],
   opts: SearchContextOptions,
-) {
-  const [before, after] = await Promise.all([
-    reads.messages(requester, hit.room_id, { from: streamToken(hit.stream_ordering - 1), dir: 'b', limit: opts.before }),
-    reads.messages(requester, hit.room_id, { from: streamToken(hit.stream_ordering), dir: 'f', limit: opts.after }),
-  ]);
-  const eventsBefore = before.chunk as ClientEvent[];
-  const eventsAfter = after.chunk as ClientEvent[];
-  const context: Record<string, unknown> = {
-    start: (before.end as string | undefined) ?? streamToken(hit.stream_ordering - 1),
-    end: (after.end as string | undefined) ?? streamToken(hit.stream_ordering),
-    events_before: eventsBefore,
-    events_after: eventsAfter,
-  };
+): Promise<Record<string, unknown>[]> {
+  const windows = await contextWindows(deps.db, hits, readable, opts);
+  const now = Date.now();
+  const events = windows.map((w) => ({
+    before: w.before.map((r) => toClientEvent(r, requester, now)),
+    after: w.after.map((r) => toClientEvent(r, requester, now)),
+  }));
+  await bundleByCutoff(deps.db, requester, hits, events, readable);
+
+  const contexts = hits.map((hit, i): Record<string, unknown> => {
+    const { before, after } = windows[i]!;
+    const lastBefore = before.length === opts.before ? before[before.length - 1] : undefined;
+    const lastAfter = after.length === opts.after ? after[after.length - 1] : undefined;
+    return {
+      start: streamToken(lastBefore ? lastBefore.stream_ordering - 1 : hit.stream_ordering - 1),
+      end: streamToken(lastAfter ? lastAfter.stream_ordering : hit.stream_ordering),
+      events_before: events[i]!.before,
+      events_after: events[i]!.after,
+    };
+  });
   if (opts.includeProfile) {
-    const senders = new Set([...eventsBefore, result, ...eventsAfter].map((e) => e.sender));
-    const last = eventsAfter.length ? await store.getEvent(eventsAfter[eventsAfter.length - 1]!.event_id) : undefined;
-    const position = last?.stream_ordering ?? hit.stream_ordering;
-    // Backfilled history (negative positions) has no state of its own (see RoomReads.context).
-    const rows = position < 0 ? await store.currentState(hit.room_id, 'm.room.member') : await store.stateAt(hit.room_id, position);
-    const profiles: Record<string, { displayname?: string; avatar_url?: string }> = {};
-    for (const row of rows) {
-      const e = JSON.parse(row.json) as { type: string; state_key?: string; content: Record<string, unknown> };
-      if (e.type !== 'm.room.member' || !e.state_key || !senders.has(e.state_key) || row.redacted_by) continue;
-      const { displayname, avatar_url } = e.content;
-      profiles[e.state_key] = {
-        ...(typeof displayname === 'string' ? { displayname } : {}),
-        ...(typeof avatar_url === 'string' && avatar_url.startsWith('mxc://') ? { avatar_url } : {}),
-      };
-    }
-    context.profile_info = profiles;
+    const profiles = await contextProfiles(
+      deps.db,
+      deps.store,
+      hits.map((hit, i) => ({
+        roomId: hit.room_id,
+        position: windows[i]!.after.at(-1)?.stream_ordering ?? hit.stream_ordering,
+        senders: new Set([...events[i]!.before, hit, ...events[i]!.after].map((e) => e.sender)),
+      })),
+    );
+    contexts.forEach((c, i) => (c.profile_info = profiles[i]));
   }
-  return context;
+  return contexts;
+}
+
+/** Bundled aggregations up to each room's cutoff (RoomReads.messages), one statement per distinct cutoff. */
+async function bundleByCutoff(
+  db: Queryable,
+  requester: Requester,
+  hits: { room_id: string }[],
+  events: { before: ClientEvent[]; after: ClientEvent[] }[],
+  readable: ReadableRange[],
+): Promise<void> {
+  const cutoffOf = new Map(readable.map((r) => [r.roomId, r.cutoff]));
+  const byCutoff = new Map<number, ClientEvent[]>();
+  hits.forEach((hit, i) => {
+    const cutoff = cutoffOf.get(hit.room_id)!;
+    const list = byCutoff.get(cutoff) ?? [];
+    list.push(...events[i]!.before, ...events[i]!.after);
+    byCutoff.set(cutoff, list);
+  });
+  for (const [cutoff, list] of byCutoff) await bundleAggregations(db, list, requester, cutoff);
 }

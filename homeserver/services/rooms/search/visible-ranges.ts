@@ -9,6 +9,14 @@ export interface VisibleRange {
   hi: number;
 }
 
+/** One visible range of a room the user may search, and where their view of the room ends. */
+export interface ReadableRange {
+  roomId: string;
+  range: VisibleRange;
+  /** VisibilityFilter.cutoff: /messages bundles no relation after it. */
+  cutoff: number;
+}
+
 /**
  * The stream ranges of one room a user may read, derived from the very VisibilityFilter that
  * /messages applies, so search can put visibility into SQL (exact counts, keyset pagination)
