@@ -35,7 +35,8 @@ import { OtkCountsCache } from './sync/otk-counts.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
-import { UserData, userDataHooks, userDataStreams, evaluatePushRules, type PushEvent } from './user-data/index.js';
+import { UserData, userDataHooks, userDataStreams, type PushEvent } from './user-data/index.js';
+import { compileRuleset } from './user-data/push/evaluator.js';
 import { bumpPresenceOnSend } from './user-data/presence-activity.js';
 import { Notifications } from './notifications/notifications.js';
 import { Pushers } from './push/pushers.js';
@@ -159,8 +160,10 @@ export function createServices(deps: {
   const userData = new UserData({ config, db, pubsub: runtime.pubsub, log, accounts, users, input, cache });
   Object.assign(syncStreams, userDataStreams(userData));
   syncDeps.notificationDecider = async (userId) => {
-    const ruleset = await userData.pushRules.ruleset(userId);
-    return (event, ctx) => evaluatePushRules(event as unknown as PushEvent, { ...ctx, ruleset });
+    // Compiled once per loaded ruleset (this closure is its only holder, so it is never edited):
+    // each event then runs the compiled rules directly, without copying the context.
+    const rules = compileRuleset(await userData.pushRules.ruleset(userId));
+    return (event, ctx) => rules.evaluate(event as unknown as PushEvent, ctx);
   };
   const e2e = new E2e({ db, pubsub: runtime.pubsub, accounts, serverName, log });
   syncDeps.e2e = e2e.sync;

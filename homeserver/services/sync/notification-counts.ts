@@ -1,7 +1,8 @@
 import type { Pdu } from '../../matrix/pdu.js';
-import { userLevel } from '../../matrix/power-levels.js';
 import type { RoomState } from '../rooms/room-state.js';
+import { parsedPdu } from './parsed-rows.js';
 import type { RecentEvents } from './recent-events.js';
+import { roomPushFacts } from './room-push-facts.js';
 
 /** One unread event as sync reads it. */
 export interface UnreadEvent {
@@ -36,21 +37,18 @@ interface Decision {
  */
 function decisions(userId: string, room: RoomState, events: { pdu: Pdu; position: number }[], decide: NotificationDecider): Decision[] {
   if (!events.length) return [];
-  let joined = 0;
-  for (const { pdu } of room.state.values()) if (pdu.type === 'm.room.member' && pdu.content.membership === 'join') joined++;
-  const pl = room.get('m.room.power_levels', '')?.content;
-  const create = room.get('m.room.create', '');
-  const displayName = (room.get('m.room.member', userId)?.content.displayname as string | undefined) ?? null;
-  return events.map(({ pdu, position }) => ({
-    position,
-    ...decide(pdu, {
+  const facts = roomPushFacts(room);
+  const displayName = facts.displayName(userId);
+  return events.map(({ pdu, position }) => {
+    const { notify, highlight } = decide(pdu, {
       userId,
       displayName,
-      roomMemberCount: joined,
-      senderPowerLevel: userLevel(pl, pdu.sender, create),
-      notificationLevels: pl?.notifications as Record<string, unknown> | undefined,
-    }),
-  }));
+      roomMemberCount: facts.joinedMembers,
+      senderPowerLevel: facts.senderPowerLevel(pdu.sender),
+      notificationLevels: facts.notificationLevels,
+    });
+    return { position, notify, highlight };
+  });
 }
 
 function total(list: Decision[]) {
@@ -77,7 +75,10 @@ interface Entry {
   /** StreamHints.receiptVersion when the read position was loaded: a change means it may have moved. */
   receiptVersion: string;
   decide: NotificationDecider;
-  /** Room state the decisions were made against (the cache replaces the object on every change). */
+  /**
+   * Room state the decisions were made against. The cache replaces the object when it reloads the
+   * room; commits update it in place, but a state change arrives as a state event, which drops the entry.
+   */
   room: RoomState;
   countedTo: number;
   /** The decisions for the newest UNREAD_CAP counted events, oldest first. */
@@ -114,7 +115,8 @@ export class UnreadCounter {
       if (!rows) return undefined;
       const fresh: { pdu: Pdu; position: number }[] = [];
       for (const r of rows) {
-        const pdu = JSON.parse(r.json) as Pdu;
+        // Every woken sync of the room counts the same cached rows: parse each once (read-only).
+        const pdu = parsedPdu(r);
         if (pdu.state_key !== undefined || pdu.type === 'm.room.redaction' || r.redacted_by) {
           this.entries.delete(key);
           return undefined;
