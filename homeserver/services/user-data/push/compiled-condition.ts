@@ -1,6 +1,7 @@
 import { notificationLevel } from '../../../matrix/power-levels.js';
 import type { PushEvent, PushRecipient } from './evaluation-types.js';
-import { displayNameRegex, wholeGlobRegex, wordGlobRegex } from './glob-regex.js';
+import { wholeGlobRegex, wordGlobRegex } from './glob-regex.js';
+import { literalWordTest } from './word-match.js';
 import { splitPath, valueAtPath } from './property-path.js';
 import type { PushCondition } from './types.js';
 
@@ -41,7 +42,7 @@ export function compileCondition(c: PushCondition): ConditionMatcher {
         // A display name read from a member event may be any JSON value: only a string is one.
         if (!name || typeof name !== 'string') return false;
         const body = valueAtPath(event, BODY_PATH);
-        return typeof body === 'string' && displayNameRegex(name).test(body);
+        return typeof body === 'string' && displayNameTest(name)(body);
       };
     case 'room_member_count': {
       const matches = typeof c.is === 'string' ? memberCountTest(c.is) : undefined;
@@ -64,6 +65,13 @@ export function compileCondition(c: PushCondition): ConditionMatcher {
 export function eventMatcher(key: string, pattern: string): (event: PushEvent) => boolean {
   const path = splitPath(key);
   if (key === 'content.body') {
+    if (!pattern.includes('*') && !pattern.includes('?')) {
+      const test = literalWordTest(pattern);
+      return (event) => {
+        const v = valueAtPath(event, path);
+        return typeof v === 'string' && test(v);
+      };
+    }
     const re = wordGlobRegex(pattern);
     return (event) => {
       const v = valueAtPath(event, path);
@@ -85,6 +93,19 @@ export function eventMatcher(key: string, pattern: string): (event: PushEvent) =
     const v = valueAtPath(event, path);
     return typeof v === 'string' && re.test(v);
   };
+}
+
+// Per display name, shared by every recipient who has it; bounded like the regex caches.
+const displayNameTests = new Map<string, (body: string) => boolean>();
+
+function displayNameTest(name: string): (body: string) => boolean {
+  let test = displayNameTests.get(name);
+  if (!test) {
+    test = literalWordTest(name);
+    if (displayNameTests.size >= 2000) displayNameTests.delete(displayNameTests.keys().next().value!);
+    displayNameTests.set(name, test);
+  }
+  return test;
 }
 
 /** `is` is a decimal integer optionally prefixed by ==, <, >, >= or <=; undefined when malformed. */

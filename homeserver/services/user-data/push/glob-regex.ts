@@ -26,9 +26,9 @@ export function wordGlobRegex(glob: string): RegExp {
   return cached(wordCache, glob, () => wordBounded(globSource(glob)));
 }
 
-/** Matches a body containing the display name, literally, at word boundaries (`contains_display_name`). */
-export function displayNameRegex(displayName: string): RegExp {
-  return cached(displayNameCache, displayName, () => wordBounded(escapeRegex(displayName)));
+/** Matches a value holding a substring the regex `source` matches, at word boundaries (see word-match.ts). */
+export function wordBoundedRegex(source: string): RegExp {
+  return cached(sourceCache, source, () => wordBounded(source));
 }
 
 /** Word boundary: start or end of the value, or a character outside [A-Za-z0-9_]. */
@@ -43,7 +43,7 @@ export function escapeRegex(s: string): string {
 const CACHE_LIMIT = 2000;
 const wholeCache = new Map<string, RegExp>();
 const wordCache = new Map<string, RegExp>();
-const displayNameCache = new Map<string, RegExp>();
+const sourceCache = new Map<string, RegExp>();
 
 function cached(cache: Map<string, RegExp>, key: string, source: () => string): RegExp {
   let re = cache.get(key);
