@@ -45,7 +45,8 @@ export async function ephemeralRoutes(app: FastifyInstance): Promise<void> {
         await setFullyRead(req.requester.userId, roomIdOf(req), eventId);
         return {};
       }
-      await services.receipts.send(req.requester.userId, roomIdOf(req), receiptType, eventId, threadId === 'main' ? undefined : threadId);
+      // "main" is kept as such: it reads the main timeline only (spec: threaded read receipts; read-positions.ts).
+      await services.receipts.send(req.requester.userId, roomIdOf(req), receiptType, eventId, threadId);
       return {};
     },
   );

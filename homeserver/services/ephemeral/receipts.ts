@@ -5,6 +5,7 @@ import { MatrixError } from '../../matrix/errors.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
 import type { EventStore } from '../rooms/event-store.js';
 import { STREAM_TOPIC } from '../sync/stream-source.js';
+import { loadReadPositions, type ReadPositions } from './read-positions.js';
 
 export const RECEIPT_TYPES = ['m.read', 'm.read.private'] as const;
 export type ReceiptType = (typeof RECEIPT_TYPES)[number];
@@ -73,13 +74,9 @@ export class Receipts {
     return out;
   }
 
-  /** The stream position of the user's latest unthreaded read receipt per room (for unread counts). */
-  async readUpTo(userId: string, roomIds: string[]): Promise<Map<string, number>> {
-    const { rows } = await this.db.query<{ room_id: string; p: number }>(
-      `SELECT room_id, max(event_stream) AS p FROM hs_receipts WHERE user_id = $1 AND room_id = ANY($2) AND thread_id = '' GROUP BY room_id`,
-      [userId, roomIds],
-    );
-    return new Map(rows.map((r) => [r.room_id, r.p]));
+  /** The user's read positions per room, threaded receipts included (for unread counts). */
+  readPositions(userId: string, roomIds: string[]): Promise<Map<string, ReadPositions>> {
+    return loadReadPositions(this.db, userId, roomIds);
   }
 
   async currentPosition(): Promise<number> {

@@ -7,6 +7,7 @@ import type { RoomState } from '../rooms/room-state.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
 import { evaluatePushRules, type PushAction, type PushEvaluation, type PushEvent, type PushRuleset } from '../user-data/index.js';
 import { UNREAD_CAP } from '../sync/notification-counts.js';
+import { isRead, loadReadPositions, readFloor, threadOf } from '../ephemeral/read-positions.js';
 
 export interface Notification {
   actions: PushAction[];
@@ -76,7 +77,7 @@ export class Notifications {
 
     const since = await this.joinedSince(userId);
     if (since.size === 0) return { notifications: [] };
-    const [ruleset, readUpTo] = await Promise.all([this.deps.ruleset(userId), this.readUpTo(userId, [...since.keys()])]);
+    const [ruleset, reads] = await Promise.all([this.deps.ruleset(userId), loadReadPositions(this.deps.db, userId, [...since.keys()])]);
     const evaluator = new RowEvaluator(this.deps.cache, userId, ruleset);
 
     const notifications: Notification[] = [];
@@ -95,7 +96,7 @@ export class Notifications {
         notifications.push({
           actions: result.actions,
           event: toClientEvent(row, { userId, deviceId }),
-          read: (readUpTo.get(pdu.room_id) ?? 0) >= row.stream_ordering,
+          read: isRead(reads.get(pdu.room_id), threadOf(pdu), row.stream_ordering),
           room_id: pdu.room_id,
           ts: pdu.origin_server_ts,
         });
@@ -140,10 +141,10 @@ export class Notifications {
   async unreadRooms(userId: string): Promise<number> {
     const since = await this.joinedSince(userId);
     if (since.size === 0) return 0;
-    const readUpTo = await this.readUpTo(userId, [...since.keys()]);
-    const from = [...since].map(([roomId, joined]) => Math.max(joined, readUpTo.get(roomId) ?? 0));
-    const { rows } = await this.deps.db.query<{ json: string }>(
-      `SELECT u.json FROM unnest($1::text[], $2::bigint[]) AS j(room_id, since)
+    const reads = await loadReadPositions(this.deps.db, userId, [...since.keys()]);
+    const from = [...since].map(([roomId, joined]) => Math.max(joined, readFloor(reads.get(roomId))));
+    const { rows } = await this.deps.db.query<{ json: string; stream_ordering: string }>(
+      `SELECT u.json, u.stream_ordering FROM unnest($1::text[], $2::bigint[]) AS j(room_id, since)
        CROSS JOIN LATERAL (
          SELECT e.json, e.stream_ordering FROM hs_events e
           WHERE e.room_id = j.room_id AND e.stream_ordering > j.since AND e.sender <> $3 AND e.redacted_by IS NULL AND NOT e.silent
@@ -156,7 +157,7 @@ export class Notifications {
     const notifying = new Set<string>();
     for (const r of rows) {
       const pdu = JSON.parse(r.json) as Pdu;
-      if (notifying.has(pdu.room_id)) continue;
+      if (notifying.has(pdu.room_id) || isRead(reads.get(pdu.room_id), threadOf(pdu), Number(r.stream_ordering))) continue;
       if ((await evaluator.evaluate(pdu))?.notify) notifying.add(pdu.room_id);
     }
     return notifying.size;
@@ -210,15 +211,6 @@ export class Notifications {
       [[...since.keys()], [...since.values()], after, upTo, userId, limit],
     );
     return rows.map((r) => ({ ...r, stream_ordering: Number(r.stream_ordering) }));
-  }
-
-  /** The position of the user's latest unthreaded read receipt (public or private) per room. */
-  private async readUpTo(userId: string, roomIds: string[]): Promise<Map<string, number>> {
-    const { rows } = await this.deps.db.query<{ room_id: string; p: string }>(
-      `SELECT room_id, max(event_stream) AS p FROM hs_receipts WHERE user_id = $1 AND room_id = ANY($2) AND thread_id = '' GROUP BY room_id`,
-      [userId, roomIds],
-    );
-    return new Map(rows.map((r) => [r.room_id, Number(r.p)]));
   }
 }
 

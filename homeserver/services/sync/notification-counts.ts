@@ -1,4 +1,5 @@
 import type { Pdu } from '../../matrix/pdu.js';
+import { isRead, threadOf, type ReadPositions } from '../ephemeral/read-positions.js';
 import type { RoomState } from '../rooms/room-state.js';
 import { parsedPdu } from './parsed-rows.js';
 import type { RecentEvents } from './recent-events.js';
@@ -27,8 +28,34 @@ export const UNREAD_CAP = 100;
 
 interface Decision {
   position: number;
+  /** The thread root for an event in a thread, null on the main timeline (see read-positions.ts). */
+  thread: string | null;
   notify: boolean;
   highlight: boolean;
+}
+
+export interface Counts {
+  notification_count: number;
+  highlight_count: number;
+}
+
+/**
+ * A room's unread counts as sync reports them: the main timeline and each thread apart (spec:
+ * `unread_notifications` and `unread_thread_notifications` when the filter asks for
+ * `unread_thread_notifications`), or their sum (`combined`) when it does not.
+ */
+export interface RoomCounts {
+  main: Counts;
+  threads: Map<string, Counts>;
+}
+
+export function combined(c: RoomCounts): Counts {
+  const out = { ...c.main };
+  for (const t of c.threads.values()) {
+    out.notification_count += t.notification_count;
+    out.highlight_count += t.highlight_count;
+  }
+  return out;
 }
 
 /**
@@ -47,33 +74,46 @@ function decisions(userId: string, room: RoomState, events: { pdu: Pdu; position
       senderPowerLevel: facts.senderPowerLevel(pdu.sender),
       notificationLevels: facts.notificationLevels,
     });
-    return { position, notify, highlight };
+    return { position, thread: threadOf(pdu), notify, highlight };
   });
 }
 
-function total(list: Decision[]) {
-  let notification_count = 0;
-  let highlight_count = 0;
+/** The decisions of the events the user has not read, by thread (a threaded receipt reads only its thread). */
+function total(list: Decision[], reads: ReadPositions | undefined): RoomCounts {
+  const out: RoomCounts = { main: { notification_count: 0, highlight_count: 0 }, threads: new Map() };
   for (const d of list) {
-    if (d.notify) notification_count++;
-    if (d.highlight) highlight_count++;
+    if (!d.notify || isRead(reads, d.thread, d.position)) continue;
+    let bucket = out.main;
+    if (d.thread !== null) {
+      bucket = out.threads.get(d.thread) ?? { notification_count: 0, highlight_count: 0 };
+      out.threads.set(d.thread, bucket);
+    }
+    bucket.notification_count++;
+    if (d.highlight) bucket.highlight_count++;
   }
-  return { notification_count, highlight_count };
+  return out;
 }
 
 /**
- * The room's `unread_notifications`: the events after the user's read receipt that the user's push
+ * The room's unread counts: the events the user's read receipts leave unread that the user's push
  * rules say notify (and highlight). Counting is capped by how many unread events the caller
  * loaded (sync loads at most UNREAD_CAP per room).
  */
-export function countNotifications(userId: string, room: RoomState, events: UnreadEvent[], decide: NotificationDecider) {
+export function countNotifications(
+  userId: string,
+  room: RoomState,
+  events: UnreadEvent[],
+  decide: NotificationDecider,
+  reads?: ReadPositions,
+): RoomCounts {
   const list = events.map((e) => ({ pdu: JSON.parse(e.json) as Pdu, position: e.stream_ordering }));
-  return total(decisions(userId, room, list, decide));
+  return total(decisions(userId, room, list, decide), reads);
 }
 
 interface Entry {
-  /** StreamHints.receiptVersion when the read position was loaded: a change means it may have moved. */
+  /** StreamHints.receiptVersion when `reads` was loaded: a change means a receipt may have moved. */
   receiptVersion: string;
+  reads: ReadPositions | undefined;
   decide: NotificationDecider;
   /**
    * Room state the decisions were made against. The cache replaces the object when it reloads the
@@ -102,7 +142,14 @@ export class UnreadCounter {
   ) {}
 
   /** The counts at `to`, or undefined when they must be recomputed from Postgres. */
-  advance(userId: string, roomId: string, to: number, receiptVersion: string, room: RoomState, decide: NotificationDecider) {
+  advance(
+    userId: string,
+    roomId: string,
+    to: number,
+    receiptVersion: string,
+    room: RoomState,
+    decide: NotificationDecider,
+  ): RoomCounts | undefined {
     const key = `${userId}\u0000${roomId}`;
     const e = this.entries.get(key);
     if (!e) return undefined;
@@ -127,10 +174,13 @@ export class UnreadCounter {
       if (e.decisions.length > UNREAD_CAP) e.decisions.splice(0, e.decisions.length - UNREAD_CAP);
       e.countedTo = to;
     }
-    return total(e.decisions);
+    return total(e.decisions, e.reads);
   }
 
-  /** Counts from events read from Postgres (newest first, after the receipt, up to `to`); remembered for next time. */
+  /**
+   * Counts from events read from Postgres (newest first, after the unthreaded receipt, up to `to`)
+   * and the user's read positions; remembered for next time.
+   */
   compute(
     userId: string,
     roomId: string,
@@ -139,7 +189,8 @@ export class UnreadCounter {
     room: RoomState,
     decide: NotificationDecider,
     newestFirst: UnreadEvent[],
-  ) {
+    reads: ReadPositions | undefined,
+  ): RoomCounts {
     const list = newestFirst
       .slice()
       .reverse()
@@ -147,8 +198,8 @@ export class UnreadCounter {
     const made = decisions(userId, room, list, decide);
     const key = `${userId}\u0000${roomId}`;
     this.entries.delete(key);
-    this.entries.set(key, { receiptVersion, decide, room, countedTo: to, decisions: made });
+    this.entries.set(key, { receiptVersion, reads, decide, room, countedTo: to, decisions: made });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return total(made);
+    return total(made, reads);
   }
 }

@@ -98,10 +98,13 @@ export class RoomTimelines {
    * Up to `cap` events per room after the user's read position and up to `to`, sent by others and
    * not imported silently, newest first (for notification counts). Other users' membership changes are left out: the
    * default `.m.rule.member_event` never notifies for them, and in busy rooms they would dominate
-   * the evaluation cost.
+   * the evaluation cost. Events from before the user joined never count (as in Synapse, which
+   * evaluates push rules for the members of the moment): the floor is the first join after the
+   * user's last other membership (leave, invite, ban), so profile changes (join -> join) keep it.
    */
   async unreadEvents(
     userId: string,
+    /** Per room, the position up to which everything is read (the unthreaded receipt). */
     readUpTo: Map<string, number>,
     roomIds: string[],
     to: number,
@@ -111,8 +114,16 @@ export class RoomTimelines {
     if (!roomIds.length) return out;
     const { rows } = await this.db.query<{ room: string; json: string; stream_ordering: number }>(
       `SELECT x.room, m.json, m.stream_ordering FROM unnest($1::text[], $2::bigint[]) AS x(room, p)
+       CROSS JOIN LATERAL (
+         SELECT COALESCE(min(j.stream_ordering), 0) AS joined FROM hs_events j
+         WHERE j.room_id = x.room AND j.type = 'm.room.member' AND j.state_key = $3
+           AND j.stream_ordering > COALESCE((
+             SELECT max(o.stream_ordering) FROM hs_events o
+             WHERE o.room_id = x.room AND o.type = 'm.room.member' AND o.state_key = $3
+               AND (o.json::jsonb -> 'content' ->> 'membership') IS DISTINCT FROM 'join'), 0)) AS since
        JOIN LATERAL (SELECT json, stream_ordering FROM hs_events
-                     WHERE room_id = x.room AND stream_ordering > x.p AND stream_ordering <= $5 AND sender <> $3 AND redacted_by IS NULL
+                     WHERE room_id = x.room AND stream_ordering > GREATEST(x.p, since.joined) AND stream_ordering <= $5 AND sender <> $3
+                       AND redacted_by IS NULL
                        AND NOT silent
                        AND (type <> 'm.room.member' OR state_key = $3)
                      ORDER BY stream_ordering DESC LIMIT $4) m ON true`,

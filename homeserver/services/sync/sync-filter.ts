@@ -10,7 +10,7 @@ export interface SyncFilter {
     rooms?: string[];
     not_rooms?: string[];
     include_leave?: boolean;
-    timeline?: EventFilter & { rooms?: string[]; not_rooms?: string[] };
+    timeline?: EventFilter & { rooms?: string[]; not_rooms?: string[]; unread_thread_notifications?: boolean };
     state?: EventFilter & { lazy_load_members?: boolean; include_redundant_members?: boolean };
     ephemeral?: { types?: string[]; not_types?: string[] };
     account_data?: { types?: string[]; not_types?: string[] };
@@ -27,6 +27,9 @@ export function parseSyncFilter(value: unknown): SyncFilter {
   const limit = f.room?.timeline?.limit;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0))
     throw MatrixError.invalidParam('filter.room.timeline.limit must be a non-negative integer');
+  const threaded = f.room?.timeline?.unread_thread_notifications;
+  if (threaded !== undefined && typeof threaded !== 'boolean')
+    throw MatrixError.invalidParam('filter.room.timeline.unread_thread_notifications must be a boolean');
   for (const list of [f.room?.rooms, f.room?.not_rooms, f.room?.timeline?.types, f.room?.timeline?.not_types, f.room?.timeline?.senders]) {
     if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === 'string')))
       throw MatrixError.invalidParam('filter lists must hold strings');

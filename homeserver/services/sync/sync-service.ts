@@ -13,7 +13,8 @@ import type { SyncNotifier } from './notifier.js';
 import type { Cancellation } from './cancellation.js';
 import type { E2eSync } from '../e2e/index.js';
 import { RoomTimelines } from './room-timelines.js';
-import { UnreadCounter, UNREAD_CAP, type NotificationDecider } from './notification-counts.js';
+import { combined, UnreadCounter, UNREAD_CAP, type NotificationDecider, type RoomCounts } from './notification-counts.js';
+import { readFloor } from '../ephemeral/read-positions.js';
 import type { StreamSource } from './stream-source.js';
 import { formatSyncToken, parseSyncToken, STREAM_NAMES, ZERO_POSITIONS, type StreamName, type SyncPositions } from './sync-token.js';
 import { HINTED_STREAMS, type HintedStream } from './stream-hints.js';
@@ -373,6 +374,7 @@ export class SyncService {
     }
     if (parents.length) await bundleAggregations(this.deps.db, parents, requester, to.events);
 
+    const threadedCounts = filter?.room?.timeline?.unread_thread_notifications === true;
     const out: Record<string, unknown> = {};
     for (const roomId of roomIds) {
       const t = prepared.get(roomId) ?? { events: [], limited: false };
@@ -396,7 +398,7 @@ export class SyncService {
         state: { events: state },
         ephemeral: { events: ephemeral.filter((e) => typeAllowed(filter?.room?.ephemeral, (e as { type: string }).type)) },
         account_data: { events: (ctx.roomAccountData[roomId] ?? []).filter((e) => typeAllowed(filter?.room?.account_data, e.type)) },
-        unread_notifications: unreadCounts.get(roomId) ?? { notification_count: 0, highlight_count: 0 },
+        ...unreadSections(unreadCounts.get(roomId), threadedCounts),
         summary: await this.summary(roomId, userId),
       };
     }
@@ -458,7 +460,7 @@ export class SyncService {
    * cache can (see UnreadCounter), else read receipt and unread events from Postgres.
    */
   private async unreadCounts(userId: string, roomIds: string[], to: number) {
-    const out = new Map<string, { notification_count: number; highlight_count: number }>();
+    const out = new Map<string, RoomCounts>();
     const decide = await this.decider(userId);
     if (!decide || !roomIds.length) return out;
     const hints = this.deps.notifier.hints;
@@ -474,11 +476,13 @@ export class SyncService {
       else misses.push(roomId);
     }
     if (!misses.length) return out;
-    const readUpTo = await this.deps.receipts.readUpTo(userId, misses);
-    const unreadEvents = await this.timelines.unreadEvents(userId, readUpTo, misses, to, UNREAD_CAP);
+    const reads = await this.deps.receipts.readPositions(userId, misses);
+    const floors = new Map(misses.map((roomId) => [roomId, readFloor(reads.get(roomId))]));
+    const unreadEvents = await this.timelines.unreadEvents(userId, floors, misses, to, UNREAD_CAP);
     for (const roomId of misses) {
       const version = hints.isStarted ? receiptVersion : `unknown-${Math.random()}`;
-      out.set(roomId, this.unread.compute(userId, roomId, to, version, rooms.get(roomId)!, decide, unreadEvents.get(roomId) ?? []));
+      const events = unreadEvents.get(roomId) ?? [];
+      out.set(roomId, this.unread.compute(userId, roomId, to, version, rooms.get(roomId)!, decide, events, reads.get(roomId)));
     }
     return out;
   }
@@ -593,6 +597,21 @@ export class SyncService {
     if (parents.length) await bundleAggregations(this.deps.db, parents, requester, upTo);
     return out;
   }
+}
+
+/**
+ * A joined room's count fields: everything in `unread_notifications`, or, when the filter asks for
+ * `unread_thread_notifications`, the main timeline there and each thread with something to count
+ * under its root's id (threads with nothing to count, and an empty object, are left out as the spec allows).
+ */
+function unreadSections(counts: RoomCounts | undefined, threaded: boolean): Record<string, unknown> {
+  if (!counts) return { unread_notifications: { notification_count: 0, highlight_count: 0 } };
+  if (!threaded) return { unread_notifications: combined(counts) };
+  const threads = [...counts.threads].filter(([, c]) => c.notification_count > 0 || c.highlight_count > 0);
+  return {
+    unread_notifications: counts.main,
+    ...(threads.length ? { unread_thread_notifications: Object.fromEntries(threads) } : {}),
+  };
 }
 
 /** Whether a response may carry membership changes of rooms the user shares (which move device lists). */

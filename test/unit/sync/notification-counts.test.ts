@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Pdu } from '../../../homeserver/matrix/pdu.js';
 import { RoomState, stateMapKey, type StoredEvent } from '../../../homeserver/services/rooms/room-state.js';
-import { countNotifications, UnreadCounter, type NotificationDecider } from '../../../homeserver/services/sync/notification-counts.js';
+import {
+  combined,
+  countNotifications,
+  UnreadCounter,
+  type NotificationDecider,
+} from '../../../homeserver/services/sync/notification-counts.js';
 import { parsedPdu } from '../../../homeserver/services/sync/parsed-rows.js';
 import type { RecentEvents, RecentRow } from '../../../homeserver/services/sync/recent-events.js';
 
@@ -47,7 +52,7 @@ describe('notification counts', () => {
       ],
       decide,
     );
-    expect(counts).toEqual({ notification_count: 2, highlight_count: 1 });
+    expect(combined(counts)).toEqual({ notification_count: 2, highlight_count: 1 });
     expect(seen.map((s) => [s.sender, s.ctx])).toEqual([
       ['@mod:t', { userId: ME, displayName: 'Me Myself', roomMemberCount: 2, senderPowerLevel: 60, notificationLevels: { room: 60 } }],
       ['@other:t', { userId: ME, displayName: 'Me Myself', roomMemberCount: 2, senderPowerLevel: 5, notificationLevels: { room: 60 } }],
@@ -96,10 +101,10 @@ describe('notification counts', () => {
     const counter = new UnreadCounter(recent as unknown as RecentEvents);
     const state = room();
     const { seen, decide } = recording();
-    for (const user of [ME, '@mod:t']) counter.compute(user, '!r:t', 0, 'v1', state, decide, []);
+    for (const user of [ME, '@mod:t']) counter.compute(user, '!r:t', 0, 'v1', state, decide, [], undefined);
 
-    expect(counter.advance(ME, '!r:t', 3, 'v1', state, decide)).toEqual({ notification_count: 2, highlight_count: 1 });
-    expect(counter.advance('@mod:t', '!r:t', 3, 'v1', state, decide)).toEqual({ notification_count: 2, highlight_count: 0 });
+    expect(combined(counter.advance(ME, '!r:t', 3, 'v1', state, decide)!)).toEqual({ notification_count: 2, highlight_count: 1 });
+    expect(combined(counter.advance('@mod:t', '!r:t', 3, 'v1', state, decide)!)).toEqual({ notification_count: 2, highlight_count: 0 });
     // Both users were handed the very same parsed event for a row, and it was left as parsed.
     const fromOther = seen.filter((s) => s.sender === '@other:t');
     expect(fromOther).toHaveLength(2);
@@ -107,5 +112,69 @@ describe('notification counts', () => {
     expect(parsedPdu(rows[2]!)).toEqual(JSON.parse(rows[2]!.json));
     expect(parsedPdu(rows[2]!)).toBe(parsedPdu(rows[2]!));
     expect(parsedPdu({ ...rows[2]! })).not.toBe(parsedPdu(rows[2]!));
+  });
+});
+
+describe('notification counts with threaded read receipts', () => {
+  const inThread = (sender: string, n: number, root: string) =>
+    JSON.stringify({
+      type: 'm.room.message',
+      sender,
+      room_id: '!r:t',
+      content: { body: `t${n}`, 'm.relates_to': { rel_type: 'm.thread', event_id: root } },
+    });
+  // Positions 1..6: main, root $a (main), reply in $a, main, reply in $b, reply in $a.
+  const events = [
+    { json: message('@x:t', 1), stream_ordering: 1 },
+    { json: message('@x:t', 2), stream_ordering: 2 },
+    { json: inThread('@x:t', 3, '$a'), stream_ordering: 3 },
+    { json: message('@x:t', 4), stream_ordering: 4 },
+    { json: inThread('@x:t', 5, '$b'), stream_ordering: 5 },
+    { json: inThread('@mod:t', 6, '$a'), stream_ordering: 6 },
+  ];
+  const count = (reads?: { unthreaded?: number; main?: number; threads?: [string, number][] }) =>
+    countNotifications(
+      ME,
+      room(),
+      events,
+      recording().decide,
+      reads && { unthreaded: reads.unthreaded ?? 0, main: reads.main ?? 0, threads: new Map(reads.threads ?? []) },
+    );
+  const c = (n: number, h = 0) => ({ notification_count: n, highlight_count: h });
+
+  it('counts the main timeline and each thread apart, thread roots on the main timeline', () => {
+    const counts = count();
+    expect(counts.main).toEqual(c(3));
+    expect(counts.threads).toEqual(
+      new Map([
+        ['$a', c(2, 1)],
+        ['$b', c(1)],
+      ]),
+    );
+    expect(combined(counts)).toEqual(c(6, 1));
+  });
+
+  it('a "main" receipt reads only the main timeline; a thread receipt only its thread; an unthreaded one everything before it', () => {
+    const main = count({ main: 4 });
+    expect(main.main).toEqual(c(0));
+    expect(main.threads).toEqual(
+      new Map([
+        ['$a', c(2, 1)],
+        ['$b', c(1)],
+      ]),
+    );
+
+    const threadA = count({ threads: [['$a', 6]] });
+    expect(threadA.main).toEqual(c(3));
+    expect(threadA.threads).toEqual(new Map([['$b', c(1)]]));
+
+    const unthreaded = count({ unthreaded: 3, threads: [['$a', 1]] });
+    expect(unthreaded.main).toEqual(c(1)); // position 4
+    expect(unthreaded.threads).toEqual(
+      new Map([
+        ['$a', c(1, 1)],
+        ['$b', c(1)],
+      ]),
+    ); // 6 and 5
   });
 });
