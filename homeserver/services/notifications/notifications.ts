@@ -1,11 +1,11 @@
 import { MatrixError } from '../../matrix/errors.js';
 import type { Pdu } from '../../matrix/pdu.js';
-import { userLevel } from '../../matrix/power-levels.js';
 import type { Db } from '../../storage/db.js';
 import { EVENT_COLUMNS, EVENT_JOINS, toClientEvent, type ClientEvent, type EventRow } from '../rooms/client-event.js';
-import type { RoomState } from '../rooms/room-state.js';
 import type { RoomStateCache } from '../rooms/room-state-cache.js';
-import { evaluatePushRules, type PushAction, type PushEvaluation, type PushEvent, type PushRuleset } from '../user-data/index.js';
+import type { PushAction, PushEvaluation, PushEvent, PushRuleset } from '../user-data/index.js';
+import { compileRuleset, type CompiledRuleset } from '../user-data/push/evaluator.js';
+import { roomPushFacts } from '../user-data/push/room-push-facts.js';
 import { UNREAD_CAP } from '../sync/notification-counts.js';
 import { isRead, loadReadPositions, readFloor, threadOf } from '../ephemeral/read-positions.js';
 
@@ -220,50 +220,29 @@ function parseFrom(from: string | undefined): number {
   return Number(from);
 }
 
-/** Runs one user's push rules over events, computing each room's context once. */
+/** Runs one user's push rules, compiled once, over events of any of their rooms. */
 class RowEvaluator {
-  private rooms = new Map<string, RoomContext | undefined>();
+  private readonly rules: CompiledRuleset;
 
   constructor(
     private readonly cache: RoomStateCache,
     private readonly userId: string,
-    private readonly ruleset: PushRuleset,
-  ) {}
+    ruleset: PushRuleset,
+  ) {
+    this.rules = compileRuleset(ruleset);
+  }
 
   /** The rules' verdict, or undefined when the room is unknown. */
   async evaluate(pdu: Pdu): Promise<PushEvaluation | undefined> {
-    if (!this.rooms.has(pdu.room_id)) {
-      const state = await this.cache.get(pdu.room_id);
-      this.rooms.set(pdu.room_id, state && contextOf(state, this.userId));
-    }
-    const room = this.rooms.get(pdu.room_id);
+    const room = await this.cache.get(pdu.room_id);
     if (!room) return undefined;
-    const ctx = { ...room.base, senderPowerLevel: userLevel(room.pl, pdu.sender, room.create, room.version), ruleset: this.ruleset };
-    return evaluatePushRules(pdu as unknown as PushEvent, ctx);
+    const facts = roomPushFacts(room);
+    return this.rules.evaluate(pdu as unknown as PushEvent, {
+      userId: this.userId,
+      displayName: facts.displayName(this.userId),
+      roomMemberCount: facts.joinedMembers,
+      senderPowerLevel: facts.senderPowerLevel(pdu.sender),
+      notificationLevels: facts.notificationLevels,
+    });
   }
-}
-
-interface RoomContext {
-  base: { userId: string; displayName: string | null; roomMemberCount: number; notificationLevels?: Record<string, unknown> };
-  pl: Record<string, unknown> | undefined;
-  create: Pdu | undefined;
-  version: RoomState['version'];
-}
-
-/** The push-rule context of `room` from its current state, computed once per room and request. */
-function contextOf(room: RoomState, userId: string): RoomContext {
-  let joined = 0;
-  for (const { pdu } of room.state.values()) if (pdu.type === 'm.room.member' && pdu.content.membership === 'join') joined++;
-  const pl = room.get('m.room.power_levels', '')?.content;
-  return {
-    base: {
-      userId,
-      displayName: (room.get('m.room.member', userId)?.content.displayname as string | undefined) ?? null,
-      roomMemberCount: joined,
-      notificationLevels: pl?.notifications as Record<string, unknown> | undefined,
-    },
-    pl,
-    create: room.get('m.room.create', ''),
-    version: room.version,
-  };
 }

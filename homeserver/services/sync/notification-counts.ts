@@ -3,7 +3,7 @@ import { isRead, threadOf, type ReadPositions } from '../ephemeral/read-position
 import type { RoomState } from '../rooms/room-state.js';
 import { parsedPdu } from './parsed-rows.js';
 import type { RecentEvents } from './recent-events.js';
-import { roomPushFacts } from './room-push-facts.js';
+import { roomPushFacts } from '../user-data/push/room-push-facts.js';
 
 /** One unread event as sync reads it. */
 export interface UnreadEvent {

@@ -1,6 +1,6 @@
-import type { Pdu } from '../../matrix/pdu.js';
-import { userLevel } from '../../matrix/power-levels.js';
-import type { RoomState } from '../rooms/room-state.js';
+import type { Pdu } from '../../../matrix/pdu.js';
+import { userLevel } from '../../../matrix/power-levels.js';
+import type { RoomState } from '../../rooms/room-state.js';
 
 /**
  * What push rule evaluation needs from a room's current state, worked out once per state change
@@ -30,7 +30,7 @@ export class RoomPushFacts {
   senderPowerLevel(sender: string): number {
     let level = this.senderLevels.get(sender);
     if (level === undefined) {
-      level = userLevel(this.powerLevels, sender, this.create);
+      level = userLevel(this.powerLevels, sender, this.create, this.room.version);
       this.senderLevels.set(sender, level);
     }
     return level;
