@@ -33,6 +33,7 @@ import { AppserviceQueries } from './appservices/queries.js';
 import { ROOM_EVENTS_TOPIC, SyncNotifier, type RoomEventsWakeUp } from './sync/notifier.js';
 import { OtkCountsCache } from './sync/otk-counts.js';
 import { SyncService, type ExternalStreams, type SyncDeps } from './sync/sync-service.js';
+import { SyncFilterResolver, type FilterLookup } from './sync/sync-filter-resolver.js';
 import { Typing } from './ephemeral/typing.js';
 import { Receipts } from './ephemeral/receipts.js';
 import { UserData, userDataHooks, userDataStreams, type PushEvent } from './user-data/index.js';
@@ -108,7 +109,9 @@ export interface Services {
   /** Appservice queries and ping (appservice-api/delivery, set by the composition root when it runs). */
   appserviceDelivery?: AppserviceDeliveryPort;
   /** Hooks the user-data service fills in: stored sync filters, presence from sync, room account data. */
-  syncFilterLookup?: (userId: string, filterId: string) => Promise<unknown | undefined>;
+  syncFilterLookup?: FilterLookup;
+  /** The /sync `filter` parameter, resolved through syncFilterLookup and kept parsed. */
+  syncFilters: SyncFilterResolver;
   setPresenceFromSync?: (userId: string, presence: string, syncTimeoutMs?: number) => Promise<void>;
   setRoomAccountData?: (userId: string, roomId: string, type: string, content: Record<string, unknown>) => Promise<void>;
   start(): Promise<void>;
@@ -229,6 +232,7 @@ export function createServices(deps: {
     receipts,
     notifier,
     sync,
+    syncFilters: new SyncFilterResolver(() => services.syncFilterLookup),
     syncStreams,
     userData,
     e2e,

@@ -1,14 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { MatrixError } from '../../matrix/errors.js';
-import { parseSyncFilter, type SyncFilter } from '../../services/sync/sync-filter.js';
 import { clientRoute } from './client-route.js';
 import { Cancellation } from '../../services/sync/cancellation.js';
 
 const MAX_TIMEOUT_MS = 120_000;
-
-/** Resolves the `filter` query parameter: inline JSON (starts with `{`) or a stored filter id. */
-export type FilterLookup = (userId: string, filterId: string) => Promise<unknown | undefined>;
 
 export async function syncRoutes(app: FastifyInstance): Promise<void> {
   const { services } = app;
@@ -32,7 +27,7 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const q = req.query as { since?: string; timeout?: number; full_state?: boolean; set_presence?: string; filter?: string };
-      const filter = await resolveFilter(services.syncFilterLookup, req.requester.userId, q.filter);
+      const filter = await services.syncFilters.resolve(req.requester.userId, q.filter);
       if (q.set_presence && services.setPresenceFromSync)
         await services.setPresenceFromSync(req.requester.userId, q.set_presence, Math.min(q.timeout ?? 0, MAX_TIMEOUT_MS));
       // A client that disconnects stops its long-poll at once. The listener goes when the sync
@@ -51,20 +46,4 @@ export async function syncRoutes(app: FastifyInstance): Promise<void> {
       }
     },
   );
-}
-
-async function resolveFilter(lookup: FilterLookup | undefined, userId: string, raw: string | undefined): Promise<SyncFilter | undefined> {
-  if (raw === undefined || raw === '') return undefined;
-  if (raw.trimStart().startsWith('{')) {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      throw MatrixError.invalidParam('filter is not valid JSON');
-    }
-    return parseSyncFilter(value);
-  }
-  const stored = lookup ? await lookup(userId, raw) : undefined;
-  if (stored === undefined) throw MatrixError.invalidParam(`Unknown filter ${raw.slice(0, 40)}`);
-  return parseSyncFilter(stored);
 }
