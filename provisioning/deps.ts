@@ -33,10 +33,18 @@ export interface ProvisioningDeps {
   processes: LoginProcesses;
   /**
    * Reaches the other workers of the bridge (ProcessRelay over the runtime's pub/sub): steps and
-   * cancels of a process another worker holds are forwarded there, and this worker answers
-   * theirs while the plugin is mounted. Absent: every process is taken to be local.
+   * cancels of a process another worker holds, and login calls (contacts, resolve_identifier,
+   * create_dm) of a login whose session another worker runs, are forwarded there; this worker
+   * answers theirs while the plugin is mounted. Absent: every process and session is taken to be
+   * local.
    */
   relay?: LoginRelay;
+  /**
+   * The relay worker token of the live worker holding the login's session lease, this one
+   * included (SessionPool.leaseHolderToken), or undefined when none does. Absent: login calls
+   * are never forwarded.
+   */
+  loginHolder?(loginId: LoginId): Promise<string | undefined>;
   /**
    * The admin secret: `Authorization: Bearer <secret>` plus `?user_id=` acts for any user.
    * Shorter than 16 characters (or absent) disables secret auth, as mautrix does.

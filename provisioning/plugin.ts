@@ -4,7 +4,7 @@ import { authenticator } from './auth.js';
 import type { ProvisioningDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
 import { buildOpenApi } from './openapi.js';
-import { serveForwardedCalls } from './process-forwarding.js';
+import { serveForwardedCalls } from './call-forwarding.js';
 import { RouteTable } from './route-table.js';
 import { accountRoutes } from './routes/account-routes.js';
 import { contactRoutes } from './routes/contact-routes.js';
@@ -50,8 +50,9 @@ export async function provisioningPlugin(app: FastifyInstance, opts: Provisionin
   loginRoutes(table, deps);
   accountRoutes(table, deps);
   contactRoutes(table, deps);
-  // Other workers' forwarded steps are answered while this API is served here, and no longer
-  // once it closes (they then get the unknown-process answer at once instead of waiting).
+  // Other workers' forwarded steps and login calls are answered while this API is served here,
+  // and no longer once it closes (they then get the unknown-process or not-running answer at
+  // once instead of waiting).
   const stopServing = serveForwardedCalls(deps, app.log);
   app.addHook('onClose', async () => stopServing());
 

@@ -3,7 +3,7 @@ import { wireStep } from './wire.js';
 
 /**
  * The calls on a running login process, as data: a route builds one from its request, and the
- * same object is run here or sent to the worker holding the process (process-forwarding.ts), so
+ * same object is run here or sent to the worker holding the process (call-forwarding.ts), so
  * both paths run exactly this code.
  */
 export type ProcessCall =

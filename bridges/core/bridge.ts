@@ -9,6 +9,7 @@ import type { Db } from '../../homeserver/storage/db.js';
 import { migrate } from '../../homeserver/storage/migrate.js';
 import type { BridgeConfig } from './config-schema.js';
 import { parseGhostMxid } from './ids.js';
+import { newWorkerToken } from './login/process-id.js';
 import { LoginDirectory } from './login-directory.js';
 import { catchUpLogin, makeContextFor, type KeyStores } from './login-wiring.js';
 import { Ghosts } from './matrix/ghosts.js';
@@ -67,6 +68,12 @@ export interface BridgeOptions {
 export class Bridge {
   readonly id: string;
   readonly workerId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /**
+   * This worker's address on the login relay (random, unlike workerId it says nothing about the
+   * host: clients see it inside process ids). On the leases too, so any worker can reach the
+   * one running a login's session.
+   */
+  readonly workerToken = newWorkerToken();
   portalDeps!: PortalDeps;
   portals!: Portals;
   outbox!: Outbox;
@@ -156,6 +163,7 @@ export class Bridge {
       log,
       bridgeId: id,
       workerId: this.workerId,
+      workerToken: this.workerToken,
       connector,
       logins: userLogins,
       contextFor: makeContextFor({
@@ -188,6 +196,7 @@ export class Bridge {
       pool: this.pool,
       connector,
       keys: this.o.keys,
+      workerToken: this.workerToken,
       pubsub: runtime.pubsub,
       onError: (err, context) => log.warn({ err }, context),
       ...(config.provisioning.shared_secret ? { sharedSecret: config.provisioning.shared_secret } : {}),
@@ -209,7 +218,8 @@ export class Bridge {
     await this.outbox.start();
     await this.pool.start();
     await this.startInbound(tokens.hsToken);
-    // Login steps for processes of this worker may now arrive from the bridge's other workers.
+    // Login steps for processes of this worker, and login calls for its sessions, may now arrive
+    // from the bridge's other workers (until then they get the unreachable answer).
     await this.provisioning.relay.start();
     log.info({ bridge: id, network: connector.networkId, mode: ap.mode }, 'bridge started');
   }

@@ -21,7 +21,8 @@ const FORWARD_MARGIN_MS = 60_000;
 /**
  * The provisioning API's view of one bridge: login processes whose completion stores the login,
  * seals its secrets and starts its session, reachable from every worker of the bridge through a
- * relay on the runtime's pub/sub; logout; create_dm through a portal.
+ * relay on the runtime's pub/sub; logout; create_dm through a portal. Login calls of a session
+ * another worker runs are forwarded through the same relay, to the worker token on its lease.
  */
 export function makeProvisioningDeps(deps: {
   portalDeps: PortalDeps;
@@ -30,6 +31,8 @@ export function makeProvisioningDeps(deps: {
   pool: SessionPool;
   connector: NetworkConnector;
   keys: KeyStores;
+  /** This worker's address on the relay: the pool stores it on its leases, process ids carry it. */
+  workerToken: string;
   /** The runtime's pub/sub: the relay's transport between this bridge's workers. */
   pubsub: PubSub;
   onError?(err: unknown, context: string): void;
@@ -39,6 +42,7 @@ export function makeProvisioningDeps(deps: {
   const { portalDeps: pd, pool, connector } = deps;
   const processes = new LoginProcesses({
     connector,
+    workerToken: deps.workerToken,
     async onComplete(userMxid, completed) {
       const record = await pd.userLogins.upsert({
         loginId: completed.loginId,
@@ -76,6 +80,7 @@ export function makeProvisioningDeps(deps: {
       await deps.keys.deleteLogin(login.loginId);
     },
     client: (loginId) => pool.client(loginId),
+    loginHolder: (loginId) => pool.leaseHolderToken(loginId),
     async createDm(login, target) {
       const handle = deps.directory.get(login.loginId);
       if (!handle || !target.chatId) throw new Error('The login is not connected in this worker');

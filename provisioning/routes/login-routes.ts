@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { ProvisioningDeps } from '../deps.js';
 import { ProvisioningError } from '../errors.js';
 import { userOf } from '../auth.js';
-import { callProcess } from '../process-forwarding.js';
+import { callProcess } from '../call-forwarding.js';
 import { AUTH_ERRORS, NETWORK_ERRORS, err, type RouteTable } from '../route-table.js';
 import { EmptyObject, LoginFlowsResponse, LoginStep, ProcessParams, StepParams, UserIdQuery, UserInputBody } from '../schemas.js';
 import { wireStep } from '../wire.js';

@@ -59,8 +59,10 @@ const DEFAULT_MAX_PENDING = 1000;
 const STOP_GRACE_MS = 1_000;
 
 /**
- * Request/reply between the workers of one bridge over the runtime's pub/sub, for login-process
- * calls that reach a worker other than the one holding the process. Each worker listens on a
+ * Request/reply between the workers of one bridge over the runtime's pub/sub, for provisioning
+ * calls that reach a worker other than the one holding the live state they need: a login
+ * process's steps (the process id names its worker) and a login's contacts / resolve_identifier /
+ * create_dm (its session lease names its worker). Each worker listens on a
  * request topic and a reply topic named by its worker token (`bridge.login.<bridge>.<kind>.<token>`);
  * replies carry the request's correlation id.
  *

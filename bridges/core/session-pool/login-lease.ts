@@ -26,6 +26,8 @@ export class LoginLeases {
     readonly bridgeId: string,
     readonly workerId: string,
     readonly ttlMs: number,
+    /** How other workers address this one over the login relay (ProcessRelay); stored with every lease taken. */
+    readonly workerToken: string | null = null,
   ) {}
 
   /**
@@ -42,13 +44,13 @@ export class LoginLeases {
   async acquireMany(loginIds: readonly string[], opts: { orOwn?: boolean } = {}): Promise<Map<string, number>> {
     if (loginIds.length === 0) return new Map();
     const { rows } = await this.db.query<{ login_id: string; token: number }>(
-      `INSERT INTO bridge_login_leases AS l (bridge_id, login_id, owner, token, expires_at)
-       SELECT $1, id, $2, 1, now() + $3 * interval '1 millisecond' FROM unnest($4::text[]) AS id
+      `INSERT INTO bridge_login_leases AS l (bridge_id, login_id, owner, token, expires_at, worker_token)
+       SELECT $1, id, $2, 1, now() + $3 * interval '1 millisecond', $6 FROM unnest($4::text[]) AS id
        ON CONFLICT (bridge_id, login_id) DO UPDATE
-         SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at
+         SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at, worker_token = EXCLUDED.worker_token
          WHERE l.expires_at < now() OR ($5 AND l.owner = EXCLUDED.owner)
        RETURNING l.login_id, l.token`,
-      [this.bridgeId, this.workerId, this.ttlMs, loginIds, opts.orOwn === true],
+      [this.bridgeId, this.workerId, this.ttlMs, loginIds, opts.orOwn === true, this.workerToken],
     );
     return new Map(rows.map((r) => [r.login_id, Number(r.token)]));
   }
@@ -62,8 +64,8 @@ export class LoginLeases {
   async takeOver(limit: number, exclude: readonly string[] = []): Promise<Map<string, number>> {
     if (limit <= 0) return new Map();
     const { rows } = await this.db.query<{ login_id: string; token: number }>(
-      `INSERT INTO bridge_login_leases AS l (bridge_id, login_id, owner, token, expires_at)
-       SELECT u.bridge_id, u.login_id, $2, 1, now() + $3 * interval '1 millisecond'
+      `INSERT INTO bridge_login_leases AS l (bridge_id, login_id, owner, token, expires_at, worker_token)
+       SELECT u.bridge_id, u.login_id, $2, 1, now() + $3 * interval '1 millisecond', $6
          FROM bridge_user_logins u
          LEFT JOIN bridge_login_leases x ON x.bridge_id = u.bridge_id AND x.login_id = u.login_id
         WHERE u.bridge_id = $1 AND u.state NOT IN ('BAD_CREDENTIALS', 'LOGGED_OUT')
@@ -72,10 +74,10 @@ export class LoginLeases {
         ORDER BY u.login_id
         LIMIT $4
        ON CONFLICT (bridge_id, login_id) DO UPDATE
-         SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at
+         SET owner = EXCLUDED.owner, token = l.token + 1, expires_at = EXCLUDED.expires_at, worker_token = EXCLUDED.worker_token
          WHERE l.expires_at < now()
        RETURNING l.login_id, l.token`,
-      [this.bridgeId, this.workerId, this.ttlMs, limit, exclude],
+      [this.bridgeId, this.workerId, this.ttlMs, limit, exclude, this.workerToken],
     );
     return new Map(rows.map((r) => [r.login_id, Number(r.token)]));
   }
@@ -135,6 +137,19 @@ export class LoginLeases {
 
   async release(loginId: string, token: number): Promise<void> {
     await this.releaseAll([{ loginId, token }]);
+  }
+
+  /**
+   * The login-relay worker token of the worker holding an unexpired lease on the login (this one
+   * included), or undefined when nobody does or the holder stored none. Advisory: the holder may
+   * lose the lease or die right after, which the caller must tolerate (the relay times out).
+   */
+  async holderWorkerToken(loginId: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ worker_token: string | null }>(
+      `SELECT worker_token FROM bridge_login_leases WHERE bridge_id = $1 AND login_id = $2 AND expires_at > now()`,
+      [this.bridgeId, loginId],
+    );
+    return rows[0]?.worker_token ?? undefined;
   }
 
   /** The current holder and token of a login's lease (for checks and tests), expired or not. */

@@ -40,6 +40,11 @@ export interface SessionPoolOptions {
   bridgeId: string;
   /** Unique per process incarnation (e.g. host + pid + random): a lease belongs to one running process. */
   workerId: string;
+  /**
+   * This worker's address on the login relay (ProcessRelay's worker token), stored on every lease
+   * it takes so other workers can forward a login's provisioning calls here (leaseHolderToken).
+   */
+  workerToken?: string;
   connector: NetworkConnector;
   logins: UserLoginStore;
   contextFor(login: UserLoginRecord, parts: LoginContextParts): LoginContext;
@@ -101,7 +106,7 @@ interface ControlMessage {
 export class SessionPool {
   readonly bridgeId: string;
   readonly workerId: string;
-  private readonly o: Required<Omit<SessionPoolOptions, 'metrics' | 'backoff'>> & { backoff: BackoffOptions };
+  private readonly o: Required<Omit<SessionPoolOptions, 'metrics' | 'backoff' | 'workerToken'>> & { backoff: BackoffOptions };
   private readonly leases: LoginLeases;
   private readonly sessions = new Map<string, Session>();
   private readonly scheduler: Scheduler<Session>;
@@ -128,7 +133,7 @@ export class SessionPool {
     };
     this.bridgeId = opts.bridgeId;
     this.workerId = opts.workerId;
-    this.leases = new LoginLeases(opts.db, opts.bridgeId, opts.workerId, ttl);
+    this.leases = new LoginLeases(opts.db, opts.bridgeId, opts.workerId, ttl, opts.workerToken ?? null);
     this.scheduler = new Scheduler((s) => this.gate.push(s));
     this.gate = new ConnectGate(this.o.connectConcurrency, (s) => this.connect(s));
     this.writer = new StateWriter(opts.db, opts.logins, opts.pubsub, opts.bridgeId, opts.log);
@@ -211,6 +216,14 @@ export class SessionPool {
 
   client(loginId: string): NetworkClient | undefined {
     return this.sessions.get(loginId)?.client;
+  }
+
+  /**
+   * The worker token (SessionPoolOptions.workerToken) of the worker holding an unexpired lease on
+   * the login, whichever worker that is; undefined when none does (or it stored no token).
+   */
+  leaseHolderToken(loginId: string): Promise<string | undefined> {
+    return this.leases.holderWorkerToken(loginId);
   }
 
   /** The fencing token this worker holds for the login, if it holds it. */

@@ -606,6 +606,25 @@ describe('SessionPool', () => {
 });
 
 describe('pool building blocks', () => {
+  it('a lease names its holder’s worker token while unexpired, and every acquisition rewrites it', async () => {
+    const { bridgeId, ids } = await seed(2);
+    const [one, two] = ids as [LoginId, LoginId];
+    const w1 = new LoginLeases(db, bridgeId, 'w1', 60_000, 'token-of-w1');
+    const w2 = new LoginLeases(db, bridgeId, 'w2', 60_000, 'token-of-w2');
+    const tokenless = new LoginLeases(db, bridgeId, 'old', 60_000);
+    expect(await w2.holderWorkerToken(one)).toBeUndefined(); // no lease yet
+    const held = await w1.acquire(one);
+    expect(await w2.holderWorkerToken(one)).toBe('token-of-w1');
+    await w1.release(one, held!);
+    expect(await w2.holderWorkerToken(one)).toBeUndefined(); // expired
+    // The takeover scan writes the taker's token, and a holder without one stores none.
+    expect([...(await w2.takeOver(10)).keys()].sort()).toEqual([one, two]);
+    expect(await w1.holderWorkerToken(two)).toBe('token-of-w2');
+    await w2.releaseAll([{ loginId: one, token: (await w2.current(one))!.token }]);
+    await tokenless.acquire(one);
+    expect(await w1.holderWorkerToken(one)).toBeUndefined();
+  });
+
   it('Scheduler fires keys in deadline order, replaces and cancels, on one timer', async () => {
     const fired: string[] = [];
     const sched = new Scheduler<string>((k) => fired.push(k));

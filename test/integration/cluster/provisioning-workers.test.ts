@@ -9,8 +9,9 @@ import { RemoteFakeNetwork } from './remote-fakenet.js';
  * Provisioning logins across two bridge worker processes (`causeway start` with the bridges role,
  * the fake network's connector) with no sticky load balancer: a process started on W1 is stepped
  * and cancelled through W2, and when W1 is killed (SIGKILL: no goodbye, no answer) W2 gives the
- * unknown-process answer instead of hanging, also for a wait it had forwarded. A runs the client
- * API (the users' tokens are checked there) and delivery.
+ * unknown-process answer instead of hanging, also for a wait it had forwarded. The finished
+ * login's session runs on W1, and W2 forwards its contacts / resolve_identifier / create_dm there
+ * (503 once W1 is dead). A runs the client API (the users' tokens are checked there) and delivery.
  */
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SERVER = 'test.local';
@@ -29,6 +30,8 @@ let w2: Worker;
 let hs: string;
 let env: Record<string, string>;
 let alice: { userId: string; token: string };
+/** Alice's login, completed in the first test: W1 runs its session. */
+let aliceLogin: string;
 let bob: { userId: string; token: string };
 
 async function startWorker(masterKey: string): Promise<Worker> {
@@ -78,7 +81,7 @@ async function provision(
 ): Promise<{ status: number; body: any; ms: number }> {
   const started = performance.now();
   const res = await fetch(`http://127.0.0.1:${w.provisioning}/_matrix/provision/v3${path}`, {
-    method: path === '/whoami' ? 'GET' : 'POST',
+    method: /^\/(whoami|contacts|resolve_identifier)\b/.test(path) ? 'GET' : 'POST',
     headers: { authorization: `Bearer ${as.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
@@ -150,6 +153,33 @@ describe('provisioning logins across bridge worker processes', { timeout: 60_000
       const whoami = await provision(w, alice, '/whoami');
       expect(whoami.body.logins.map((l: { id: string }) => l.id)).toEqual([done.body.complete.user_login_id]);
     }
+    aliceLogin = done.body.complete.user_login_id;
+  });
+
+  it('answers contacts, resolve_identifier and create_dm of W1’s login through W2 as through W1', async () => {
+    const carol = await w1.net.call('addUser', { name: 'Carol', phone: '+15550203' });
+    // The session connects in the background after the login completes.
+    await waitFor('Alice’s session running on W1', async () => (await provision(w1, alice, '/contacts')).status === 200, {
+      procs: [w1.proc, w2.proc],
+      timeoutMs: 15_000,
+    });
+    const both = async (as: { token: string }, path: string) => [await provision(w2, as, path), await provision(w1, as, path)];
+    const [contactsW2, contactsW1] = await both(alice, '/contacts');
+    expect(contactsW1).toMatchObject({ status: 200, body: { contacts: expect.any(Array) } });
+    expect(contactsW2).toMatchObject({ status: 200, body: contactsW1!.body });
+    const [resolvedW2, resolvedW1] = await both(alice, `/resolve_identifier/${encodeURIComponent(carol.phone!)}`);
+    expect(resolvedW1).toMatchObject({ status: 200, body: { id: carol.id, name: 'Carol' } });
+    expect(resolvedW2).toMatchObject({ status: 200, body: resolvedW1!.body });
+    // Created by W1's session on W2's request, then found by either.
+    const created = await provision(w2, alice, `/create_dm/${carol.id}`);
+    expect(created).toMatchObject({ status: 201, body: { id: carol.id, dm_room_mxid: expect.stringMatching(/^!/) } });
+    const [againW2, againW1] = await both(alice, `/create_dm/${carol.id}`);
+    expect(againW1).toMatchObject({ status: 200, body: created.body });
+    expect(againW2).toMatchObject({ status: 200, body: created.body });
+    // Bob's token, checked by W2: Alice's login is not his, on either worker.
+    for (const answer of await both(bob, `/contacts?login_id=${aliceLogin}`)) {
+      expect(answer).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND', error: 'Login not found' } });
+    }
   });
 
   it('cancels a process of W1 through W2', async () => {
@@ -179,5 +209,10 @@ describe('provisioning logins across bridge worker processes', { timeout: 60_000
     const step = await provision(w2, alice, `/login/step/${phone.body.login_id}/fakenet.phone/user_input`, { phone_number: '+15550202' });
     expect(step).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND', error: 'Login process not found' } });
     expect(step.ms).toBeLessThan(5_000);
+
+    // W1's lease on Alice's login has not expired yet, but nobody answers for it: not running.
+    const contacts = await provision(w2, alice, `/contacts?login_id=${aliceLogin}`);
+    expect(contacts).toMatchObject({ status: 503, body: { errcode: 'IO.CAUSEWAY_LOGIN_NOT_RUNNING' } });
+    expect(contacts.ms).toBeLessThan(5_000);
   });
 });

@@ -1,17 +1,9 @@
-import { Redis } from 'ioredis';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Bridge } from '../../../bridges/core/bridge.js';
-import type { CryptoStore } from '../../../bridges/core/crypto-store/index.js';
 import { workerOfProcess } from '../../../bridges/core/login/index.js';
-import { registryRegistrar } from '../../../bridges/core/matrix/registration.js';
-import type { Platform } from '../../../homeserver/platform.js';
-import { createRuntime } from '../../../homeserver/runtime/create-runtime.js';
-import type { Runtime } from '../../../homeserver/runtime/ports.js';
-import { registerProvisioning } from '../../../provisioning/index.js';
-import { FakeNetwork, FakenetConnector } from '../../fakes/fakenet/index.js';
-import { bridgeConfig, eventually, testCryptoStore } from '../../helpers/bridge.js';
-import { buildPlatform, makeUser, SERVER_NAME, type TestUser } from '../../helpers/platform.js';
+import type { FakeNetwork } from '../../fakes/fakenet/index.js';
+import { eventually } from '../../helpers/bridge.js';
+import { makeUser, type TestUser } from '../../helpers/platform.js';
+import { call, startCluster, type BridgeCluster, type Worker } from './bridge-workers.js';
 
 /**
  * Login processes across the workers of one bridge, as behind a plain load balancer: two (or
@@ -20,111 +12,32 @@ import { buildPlatform, makeUser, SERVER_NAME, type TestUser } from '../../helpe
  * provisioning listener, called over real HTTP. A process started on one worker is stepped,
  * polled and cancelled through another, which forwards to the owner over pub/sub.
  */
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const SECRET = 'cross-worker-provisioning-secret-0123';
 /** Well past the relay's 2 s acknowledgement timeout, far below a hang. */
 const PROMPT_MS = 5_000;
-const prefix = `causeway-provisioning-xw-${process.pid}-${Date.now().toString(36)}`;
 
-interface Worker {
-  bridge: Bridge;
-  url: string;
-  stop(): Promise<void>;
-}
-
-interface Response {
-  status: number;
-  body: any;
-  ms: number;
-}
-
-let p: Platform;
-let baseUrl: string;
+let cluster: BridgeCluster;
 let net: FakeNetwork;
-let keys: CryptoStore;
 let a: Worker;
 let b: Worker;
 let alice: TestUser;
 let bob: TestUser;
 
-/** A bridge worker with its own Redis connections (another process of the cluster) and its own provisioning listener. */
-async function startWorker(qrRefreshMs: number): Promise<Worker> {
-  const runtime: Runtime = createRuntime({ transport: 'redis', redisUrl: REDIS_URL, prefix });
-  const bridge = new Bridge({
-    db: p.db,
-    runtime,
-    log: p.log,
-    connector: new FakenetConnector(net, { qrRefreshMs }),
-    config: bridgeConfig({ provisioning: { shared_secret: SECRET } }),
-    homeserverUrl: baseUrl,
-    serverName: SERVER_NAME,
-    keys,
-    registrar: registryRegistrar(p.services.appservices!),
-    pool: { connectJitterMs: 0, leaseTtlMs: 3_000 },
-    outbox: { pollMs: 200 },
-  });
-  await bridge.start();
-  const app: FastifyInstance = Fastify({ logger: false });
-  await registerProvisioning(app, bridge.provisioning);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as { port: number }).port;
-  let stopped = false;
-  return {
-    bridge,
-    url: `http://127.0.0.1:${port}/_matrix/provision/v3`,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await app.close();
-      await bridge.stop();
-      await runtime.close();
-    },
-  };
-}
-
-/** A request to one worker, as the shared secret for `as` (a user id) or with a user's own token. */
-async function call(w: Worker, method: 'GET' | 'POST', path: string, as: string | TestUser, body?: unknown): Promise<Response> {
-  const auth =
-    typeof as === 'string' ? { token: SECRET, query: `user_id=${encodeURIComponent(as)}` } : { token: as.accessToken, query: '' };
-  const url = `${w.url}${path}${auth.query ? `${path.includes('?') ? '&' : '?'}${auth.query}` : ''}`;
-  const started = performance.now();
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${auth.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: kept as text so the assertion shows it
-  }
-  return { status: res.status, body: parsed, ms: performance.now() - started };
-}
+/** A worker whose QR codes refresh every `qrRefreshMs`. */
+const startWorker = (qrRefreshMs: number) => cluster.startWorker({ qrRefreshMs });
 
 const notFound = { errcode: 'M_NOT_FOUND', error: 'Login process not found' };
 
 beforeAll(async () => {
-  p = await buildPlatform({ runtime: { transport: 'redis', redis_url: REDIS_URL, redis_prefix: prefix } });
-  await p.app.listen({ host: '127.0.0.1', port: 0 });
-  baseUrl = `http://127.0.0.1:${(p.app.server.address() as { port: number }).port}`;
-  net = new FakeNetwork();
-  keys = testCryptoStore(p.db);
+  cluster = await startCluster('xw');
+  net = cluster.net;
   a = await startWorker(1_000);
   b = await startWorker(60_000);
-  alice = await makeUser(p, 'alice');
-  bob = await makeUser(p, 'bob');
+  alice = await makeUser(cluster.p, 'alice');
+  bob = await makeUser(cluster.p, 'bob');
 });
 
 afterAll(async () => {
-  await b?.stop();
-  await a?.stop();
-  await p?.close();
-  const redis = new Redis(REDIS_URL);
-  const left = await redis.keys(`${prefix}:*`);
-  if (left.length) await redis.del(...left);
-  await redis.quit();
+  await cluster?.close();
 });
 
 describe('login processes across bridge workers', () => {
