@@ -130,9 +130,13 @@ describe('login calls across bridge workers', () => {
   it('answers 503 promptly when no worker holds the login’s lease', async () => {
     const idle = loginId('u-logged-out');
     const logins = a.bridge.portalDeps.userLogins;
-    await logins.upsert({ loginId: idle, userMxid: alice.userId, remoteName: 'Logged out', metadata: {} });
-    // A terminal state: no takeover scan picks it up, so it stays without a lease.
-    await logins.setState(idle, { stateEvent: 'LOGGED_OUT', timestamp: Date.now() });
+    // Written in a terminal state in one transaction, so no takeover scan (A's and B's run every
+    // second) can lease it in between: a worker left running a session for it would count it in
+    // its fair share and could refuse the takeover the next test waits for.
+    await cluster.p.db.withTransaction(async (tx) => {
+      await logins.upsert({ loginId: idle, userMxid: alice.userId, remoteName: 'Logged out', metadata: {} }, tx);
+      await logins.setState(idle, { stateEvent: 'LOGGED_OUT', timestamp: Date.now() }, tx);
+    });
     const forwards = vi.spyOn(b.bridge.provisioning.relay, 'forward');
     for (const w of [a, b]) {
       const res = await call(w, 'GET', `/contacts?login_id=${idle}`, alice);
