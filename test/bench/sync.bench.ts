@@ -181,6 +181,11 @@ async function main() {
     const inOrder = initial.map((ms) => ms.toFixed(0)).join(', ');
     initial.sort((a, b) => a - b);
 
+    // One long-poll alone: a user in one room (tokens[1]) against the user now in 100 rooms, the
+    // cost of membership count per woken sync (bridge users sit in hundreds of portals).
+    const soloOne = await soloDelivery(tokens[1]!, [rooms[1 % ROOMS]!], owner, filter);
+    const soloMany = await soloDelivery(heavy, rooms, owner, filter);
+
     log('');
     log(
       `bench:sync — ${CLIENTS} open long-polls in ${ROOMS} rooms, ${MESSAGES} messages at ${RATE}/s (after ${WARMUP} unmeasured warm-up messages)`,
@@ -197,6 +202,9 @@ async function main() {
     log(
       `  initial sync, 100 rooms of ${totalRooms}: median ${percentile(initial, 50).toFixed(1)} ms, max ${initial.at(-1)!.toFixed(1)} ms (7 runs, first included: ${inOrder} ms)`,
     );
+    log(
+      `  one long-poll alone, ${SOLO_MESSAGES} messages: user in 1 room p50 ${percentile(soloOne, 50).toFixed(2)} ms, p99 ${percentile(soloOne, 99).toFixed(2)} ms; user in ${ROOMS} rooms p50 ${percentile(soloMany, 50).toFixed(2)} ms, p99 ${percentile(soloMany, 99).toFixed(2)} ms`,
+    );
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
   } finally {
     server.kill('SIGTERM');
@@ -204,6 +212,46 @@ async function main() {
     client.close();
     await admin.end();
   }
+}
+
+const SOLO_MESSAGES = 100;
+const SOLO_WARMUP = 10;
+
+/** Send-to-sync latencies of one user's long-poll, with messages sent (at RATE) round-robin into `into`. */
+async function soloDelivery(token: string, into: string[], sender: string, filter: string): Promise<number[]> {
+  let since = (await client.request('GET', `/_matrix/client/v3/sync?filter=${filter}&timeout=0`, undefined, token)).body.next_batch;
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const res = await client.request('GET', `/_matrix/client/v3/sync?filter=${filter}&timeout=30000&since=${since}`, undefined, token);
+      since = res.body.next_batch;
+      for (const room of Object.values(res.body.rooms?.join ?? {}) as { timeline: { events: { content: { tag?: string } }[] } }[])
+        for (const e of room.timeline.events) {
+          const t = e.content.tag && sentAt.get(e.content.tag);
+          if (t) latencies.push(res.receivedAt - t);
+        }
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 200)); // parked
+  const run = randomBytes(3).toString('hex');
+  // The first SOLO_WARMUP messages are not measured (this user's first wake-ups fill its caches).
+  for (let i = -SOLO_WARMUP; i < SOLO_MESSAGES + 1; i++) {
+    const tag = `solo-${run}-${i}`;
+    if (i === SOLO_MESSAGES)
+      running = false; // the last one only ends the loop
+    else if (i >= 0) sentAt.set(tag, performance.now());
+    await client.request(
+      'PUT',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(into[(i + SOLO_WARMUP) % into.length]!)}/send/m.room.message/${tag}`,
+      { msgtype: 'm.text', body: 'solo', tag },
+      sender,
+    );
+    await new Promise((r) => setTimeout(r, 1000 / RATE));
+  }
+  await loop;
+  return latencies.sort((a, b) => a - b);
 }
 
 async function insertUsers(admin: pg.Client, n: number): Promise<string[]> {
