@@ -88,12 +88,18 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 /**
  * Logs a remote account in without the provisioning flow (what the flow's completion does):
- * stores the login, seals its session token and starts its session.
+ * seals its session token, stores the login and starts its session in `b`.
+ *
+ * With other workers of the bridge running, their takeover scans may lease the login as soon as
+ * its row exists: the secrets are sealed before the row is written (so whoever connects it can),
+ * and `pool.add` is repeated until `b` holds it (each call asks the holder to hand it over and
+ * waits at most one lease TTL, which a loaded machine can exceed; a single call used to leave the
+ * login elsewhere and this helper waiting forever).
  */
 export async function loginDirectly(b: Bridge, keys: CryptoStore, net: FakeNetwork, userMxid: string, remoteUserId: string): Promise<void> {
   const loginId = remoteUserId as LoginId;
-  await b.portalDeps.userLogins.upsert({ loginId, userMxid, remoteName: net.user(remoteUserId).name, metadata: {} });
   await saveLoginSecrets(keys.forLogin(loginId), { session: new TextEncoder().encode(net.createSession(remoteUserId)) });
-  await b.pool.add(loginId);
+  await b.portalDeps.userLogins.upsert({ loginId, userMxid, remoteName: net.user(remoteUserId).name, metadata: {} });
+  while (!(await b.pool.add(loginId))) await new Promise((r) => setTimeout(r, 50));
   await eventually(() => b.pool.states().get(loginId)?.stateEvent === 'CONNECTED');
 }
