@@ -44,14 +44,17 @@ export function makeProvisioningDeps(deps: {
     connector,
     workerToken: deps.workerToken,
     async onComplete(userMxid, completed) {
+      // Sealed before the row exists: another worker's takeover scan may lease the login as soon
+      // as it does, and connecting it without its secrets would end in BAD_CREDENTIALS, a terminal
+      // state. Unfenced: no session of this login runs yet (pool.add below starts it).
+      await saveLoginSecrets(deps.keys.forLogin(completed.loginId), completed.secrets);
       const record = await pd.userLogins.upsert({
         loginId: completed.loginId,
         userMxid,
         remoteName: completed.remoteName,
         metadata: completed.metadata,
       });
-      // Unfenced: no session of this login runs yet (pool.add below starts it), so no lease to check.
-      await saveLoginSecrets(deps.keys.forLogin(completed.loginId), completed.secrets);
+      // Here if possible; if a scan was faster, the login runs there (pool.add asks for it back).
       await pool.add(completed.loginId);
       return record;
     },
