@@ -123,12 +123,7 @@ export class SyncService {
       const eager = woken || !since || req.fullState ? this.keyCounts(requester) : undefined;
       eager?.catch(() => {}); // awaited below or dropped; never an unhandled rejection
       const rooms = await this.memberships(requester.userId, since !== undefined && !req.fullState);
-      const waiting = this.deps.notifier.wait(
-        requester.userId,
-        rooms.filter((m) => m.membership === 'join').map((m) => m.room_id),
-        Math.max(0, deadline - Date.now()),
-        cancellation,
-      );
+      const waiting = this.deps.notifier.wait(requester.userId, joinedRoomIds(rooms), Math.max(0, deadline - Date.now()), cancellation);
       const response = await this.build(requester, since, req, rooms, false);
       const remaining = deadline - Date.now();
       if (!since || req.fullState || hasContent(response) || remaining <= 0 || cancellation?.aborted || this.deps.notifier.isStopped) {
@@ -227,13 +222,7 @@ export class SyncService {
       notifier.eventsPosition >= 0 &&
       !notifier.isStopped &&
       memberships.every((m) => m.stream_ordering <= Math.max(from.events, notifier.eventsPosition));
-    const to = fromMemory
-      ? await this.positionsFromMemory(
-          userId,
-          memberships.filter((m) => m.membership === 'join').map((m) => m.room_id),
-          from,
-        )
-      : await this.currentPositions();
+    const to = fromMemory ? await this.positionsFromMemory(userId, joinedRoomIds(memberships), from) : await this.currentPositions();
     if (!fromMemory) notifier.catchUp(to.events);
     const visible = memberships.filter((m) => roomIncluded(filter, m.room_id) && m.stream_ordering <= to.events);
 
@@ -597,6 +586,16 @@ export class SyncService {
     if (parents.length) await bundleAggregations(this.deps.db, parents, requester, upTo);
     return out;
   }
+}
+
+// Membership lists are cached per user and never modified (a change replaces the list), so the
+// joined rooms a long-poll registers for and its response reads are derived once per list.
+const joinedByList = new WeakMap<Membership[], string[]>();
+
+function joinedRoomIds(memberships: Membership[]): string[] {
+  let ids = joinedByList.get(memberships);
+  if (!ids) joinedByList.set(memberships, (ids = memberships.filter((m) => m.membership === 'join').map((m) => m.room_id)));
+  return ids;
 }
 
 /**

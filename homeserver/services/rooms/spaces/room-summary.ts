@@ -1,4 +1,5 @@
 import { publicRoomChunk } from '../public-room-chunk.js';
+import { roomMembers } from '../room-members.js';
 import type { RoomState } from '../room-state.js';
 
 /**
@@ -7,18 +8,12 @@ import type { RoomState } from '../room-state.js';
  * than null, as the spec's schema types them.
  */
 export function roomSummary(room: RoomState): Record<string, unknown> {
-  const summary: Record<string, unknown> = { ...publicRoomChunk(room, joinedMembers(room)), room_version: room.version };
+  const summary: Record<string, unknown> = { ...publicRoomChunk(room, roomMembers(room).joined), room_version: room.version };
   // The spec's enum has one algorithm; another one is not something a client could act on.
   if (room.get('m.room.encryption', '')?.content.algorithm === 'm.megolm.v1.aes-sha2') summary.encryption = 'm.megolm.v1.aes-sha2';
   const allowed = allowedRoomIds(room);
   if (allowed.length) summary.allowed_room_ids = allowed;
   return summary;
-}
-
-function joinedMembers(room: RoomState): number {
-  let joined = 0;
-  for (const { pdu } of room.state.values()) if (pdu.type === 'm.room.member' && pdu.content.membership === 'join') joined++;
-  return joined;
 }
 
 /** The rooms whose members may join a restricted (or knock_restricted) room. */

@@ -1,10 +1,11 @@
 import type { Pdu } from '../../../matrix/pdu.js';
 import { userLevel } from '../../../matrix/power-levels.js';
+import { roomMembers } from '../../rooms/room-members.js';
 import type { RoomState } from '../../rooms/room-state.js';
 
 /**
  * What push rule evaluation needs from a room's current state, worked out once per state change
- * rather than once per woken sync: counting joined members walks the whole state.
+ * rather than once per woken sync (the member count itself comes from roomMembers).
  */
 export class RoomPushFacts {
   /** RoomState.stateGeneration these facts were read at. */
@@ -19,9 +20,7 @@ export class RoomPushFacts {
 
   constructor(private readonly room: RoomState) {
     this.generation = room.stateGeneration;
-    let joined = 0;
-    for (const { pdu } of room.state.values()) if (pdu.type === 'm.room.member' && pdu.content.membership === 'join') joined++;
-    this.joinedMembers = joined;
+    this.joinedMembers = roomMembers(room).joined;
     this.powerLevels = room.get('m.room.power_levels', '')?.content;
     this.create = room.get('m.room.create', '');
     this.notificationLevels = this.powerLevels?.notifications as Record<string, unknown> | undefined;
