@@ -137,7 +137,14 @@ describe('MSC2409 ephemeral events', () => {
   });
 
   it('a failed transaction is re-sent with the same txnId and the same to-device section', async () => {
-    // Start from an idle loop, so the message opens a transaction of its own.
+    // Start from an idle loop, so the message opens a transaction of its own: the previous test's
+    // typing timeout reaches this appservice too (maybe after `plain`), and a transaction opened for
+    // it just before the failures start would be the one re-sent, without the to-device message.
+    const typingEnded = () =>
+      sections(crypto, EPHEMERAL)
+        .filter((e) => e.type === 'm.typing' && e.room_id === roomId)
+        .at(-1)?.content.user_ids.length === 0;
+    await waitFor(typingEnded, 15_000, 'typing timeout at crypto');
     await waitFor(
       async () =>
         (
